@@ -1,0 +1,192 @@
+//! The records tcauth keeps. The store persists exactly these; secrets appear only as
+//! [`TokenHash`]es.
+
+use crate::scope::ScopeSet;
+use crate::secret::TokenHash;
+use serde::{Deserialize, Serialize};
+
+/// Unix time in whole seconds.
+pub type UnixTime = i64;
+
+/// The grants a client may use at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+}
+
+impl GrantType {
+    pub const ALL: [GrantType; 2] = [GrantType::AuthorizationCode, GrantType::RefreshToken];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        GrantType::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+}
+
+/// A per-client token-bucket rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// An app registered with tcauth: a public client (no secret), as Truecaller's are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub scopes: ScopeSet,
+    pub grant_types: Vec<GrantType>,
+    pub rate_limit: Option<RateLimit>,
+    pub created_at: UnixTime,
+}
+
+impl Client {
+    pub fn allows_grant(&self, g: GrantType) -> bool {
+        self.grant_types.contains(&g)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserStatus {
+    Active,
+    Blocked,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Active => "active",
+            UserStatus::Blocked => "blocked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(UserStatus::Active),
+            "blocked" => Some(UserStatus::Blocked),
+            _ => None,
+        }
+    }
+}
+
+/// A postal address (OpenID Connect Core §5.1.1), any part optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub street_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locality: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+impl Address {
+    pub fn is_empty(&self) -> bool {
+        self == &Address::default()
+    }
+}
+
+/// A person, identified by their phone number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Stable, random, positive; shown as a decimal string.
+    pub sub: i64,
+    /// E.164, e.g. `+919876543210`. Unique.
+    pub phone_e164: String,
+    /// ISO 3166 alpha-2 region of the number, e.g. `IN`.
+    pub phone_country: String,
+    pub phone_verified: bool,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub email: Option<String>,
+    pub picture: Option<String>,
+    pub gender: Option<String>,
+    pub address: Option<Address>,
+    pub status: UserStatus,
+    pub created_at: UnixTime,
+}
+
+/// An authorization code, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthCode {
+    pub hash: TokenHash,
+    /// Every token issued from this code, and from refreshing those, shares this id.
+    pub family_id: String,
+    pub client_id: String,
+    pub sub: i64,
+    pub scopes: ScopeSet,
+    pub code_challenge: String,
+    pub redirect_uri: Option<String>,
+    pub nonce: Option<String>,
+    pub auth_time: UnixTime,
+    pub expires_at: UnixTime,
+    /// Set once: on redemption, or when a bad verifier burnt it.
+    pub consumed_at: Option<UnixTime>,
+}
+
+/// An access token, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    pub hash: TokenHash,
+    pub family_id: String,
+    pub client_id: String,
+    pub sub: i64,
+    pub scopes: ScopeSet,
+    pub issued_at: UnixTime,
+    pub expires_at: UnixTime,
+    pub revoked: bool,
+}
+
+/// A refresh token, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub hash: TokenHash,
+    pub family_id: String,
+    pub client_id: String,
+    pub sub: i64,
+    /// The scopes of the original grant; refreshing may narrow the access token's, not these.
+    pub scopes: ScopeSet,
+    pub auth_time: UnixTime,
+    pub issued_at: UnixTime,
+    /// Absolute end of the family: rotation never extends it.
+    pub expires_at: UnixTime,
+    /// Set when it was rotated (used once).
+    pub used_at: Option<UnixTime>,
+    pub revoked: bool,
+}
+
+/// What a successful grant writes, all in one transaction.
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    pub access: AccessToken,
+    pub refresh: Option<RefreshToken>,
+}
+
+/// An RS256 signing key as stored: the private half encrypted with the server secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    /// AES-256-GCM(nonce || ciphertext) of the PKCS#1 DER private key.
+    pub private_key_sealed: Vec<u8>,
+    /// Big-endian modulus and exponent, for the JWKS.
+    pub public_n: Vec<u8>,
+    pub public_e: Vec<u8>,
+    pub created_at: UnixTime,
+    /// Exactly one key is current: it signs. The others are published only.
+    pub current: bool,
+}

@@ -1,0 +1,98 @@
+//! Phone numbers, parsed and normalised with the `phonenumber` crate (libphonenumber's data).
+
+use phonenumber::{Mode, PhoneNumber};
+
+/// A valid phone number in its canonical forms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone {
+    /// `+919876543210`
+    pub e164: String,
+    /// `IN`
+    pub country: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneError {
+    #[error("not a phone number; write it in international form, e.g. +919876543210")]
+    Unparseable,
+    #[error("not a valid phone number for its country")]
+    Invalid,
+    #[error("unknown country code {0:?}; use an ISO 3166 alpha-2 code such as IN")]
+    UnknownCountry(String),
+}
+
+/// Longest input we hand to the parser.
+const MAX_INPUT: usize = 64;
+
+/// Parses `input`, in international form (`+91 98765-43210`, `0091…`) or, when `country`
+/// (ISO 3166 alpha-2) is given, in that country's national form.
+pub fn parse(input: &str, country: Option<&str>) -> Result<Phone, PhoneError> {
+    if input.len() > MAX_INPUT || input.trim().is_empty() {
+        return Err(PhoneError::Unparseable);
+    }
+    let region = match country {
+        Some(c) => Some(
+            c.to_ascii_uppercase()
+                .parse::<phonenumber::country::Id>()
+                .map_err(|_| PhoneError::UnknownCountry(c.chars().take(8).collect()))?,
+        ),
+        None => None,
+    };
+    let mut s = input.trim().to_string();
+    if let Some(rest) = s.strip_prefix("00") {
+        s = format!("+{rest}");
+    }
+    let n: PhoneNumber = phonenumber::parse(region, &s).map_err(|_| PhoneError::Unparseable)?;
+    if !phonenumber::is_valid(&n) {
+        return Err(PhoneError::Invalid);
+    }
+    let e164 = n.format().mode(Mode::E164).to_string();
+    let country = n
+        .country()
+        .id()
+        .map(|id| id.as_ref().to_string())
+        .ok_or(PhoneError::Invalid)?;
+    Ok(Phone { e164, country })
+}
+
+impl Phone {
+    /// Country code and national number, digits only: the userinfo `phone_number` format.
+    pub fn digits(&self) -> &str {
+        self.e164.trim_start_matches('+')
+    }
+}
+
+/// Digits of an E.164 string (`+919876543210` → `919876543210`).
+pub fn e164_digits(e164: &str) -> &str {
+    e164.trim_start_matches('+')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_indian_mobile() {
+        let want = Phone {
+            e164: "+919876543210".into(),
+            country: "IN".into(),
+        };
+        assert_eq!(parse("+919876543210", None).unwrap(), want);
+        assert_eq!(parse("+91 98765-43210", None).unwrap(), want);
+        assert_eq!(parse("00919876543210", None).unwrap(), want);
+        assert_eq!(parse("9876543210", Some("in")).unwrap(), want);
+        assert_eq!(want.digits(), "919876543210");
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert_eq!(parse("hello", None), Err(PhoneError::Unparseable));
+        assert!(parse("+911", None).is_err());
+        assert!(parse("+91 00000 00000", None).is_err());
+        assert!(matches!(
+            parse("9876543210", Some("XX")),
+            Err(PhoneError::UnknownCountry(_))
+        ));
+        assert_eq!(parse(&"1".repeat(100), None), Err(PhoneError::Unparseable));
+    }
+}

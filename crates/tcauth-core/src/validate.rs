@@ -1,0 +1,354 @@
+//! Validation of what operators send (admin API, CLI, CSV import) into records.
+//! Each error names the offending field, so every front end can report it as is.
+
+use crate::model::{Address, Client, GrantType, RateLimit, User, UserStatus, UnixTime};
+use crate::phone;
+use crate::scope::ScopeSet;
+use serde::Deserialize;
+
+/// A field and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+pub const MAX_NAME: usize = 128;
+pub const MAX_REDIRECT_URIS: usize = 20;
+pub const MAX_URI: usize = 2048;
+pub const MAX_TEXT: usize = 256;
+pub const MAX_RATE: u32 = 1_000_000;
+
+/// A client as an operator describes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewClient {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    pub grant_types: Vec<String>,
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+}
+
+impl NewClient {
+    /// Checks every field and builds the client record with the given id and time.
+    pub fn validate(self, client_id: String, now: UnixTime) -> Result<Client, FieldError> {
+        let name = self.name.trim().to_string();
+        if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control)
+        {
+            return Err(FieldError::new(
+                "name",
+                format!("must be 1–{MAX_NAME} printable characters"),
+            ));
+        }
+        if self.redirect_uris.is_empty() || self.redirect_uris.len() > MAX_REDIRECT_URIS {
+            return Err(FieldError::new(
+                "redirect_uris",
+                format!("must list 1–{MAX_REDIRECT_URIS} URIs"),
+            ));
+        }
+        for (i, u) in self.redirect_uris.iter().enumerate() {
+            if let Err(m) = check_redirect_uri(u) {
+                return Err(FieldError::new(format!("redirect_uris[{i}]"), m));
+            }
+        }
+        let scopes = ScopeSet::from_names(&self.scopes)
+            .map_err(|e| FieldError::new("scopes", e.to_string()))?;
+        if scopes.is_empty() {
+            return Err(FieldError::new("scopes", "must list at least one scope"));
+        }
+        let mut grant_types = Vec::new();
+        for g in &self.grant_types {
+            let gt = GrantType::parse(g).ok_or_else(|| {
+                FieldError::new(
+                    "grant_types",
+                    format!(
+                        "unknown grant type {:?}; use authorization_code and/or refresh_token",
+                        g.chars().take(64).collect::<String>()
+                    ),
+                )
+            })?;
+            if !grant_types.contains(&gt) {
+                grant_types.push(gt);
+            }
+        }
+        if grant_types.is_empty() {
+            return Err(FieldError::new("grant_types", "must list at least one grant type"));
+        }
+        if let Some(rl) = self.rate_limit {
+            if rl.per_second == 0 || rl.per_second > MAX_RATE {
+                return Err(FieldError::new(
+                    "rate_limit.per_second",
+                    format!("must be 1–{MAX_RATE}"),
+                ));
+            }
+            if rl.burst == 0 || rl.burst > MAX_RATE {
+                return Err(FieldError::new("rate_limit.burst", format!("must be 1–{MAX_RATE}")));
+            }
+        }
+        Ok(Client {
+            client_id,
+            name,
+            redirect_uris: self.redirect_uris,
+            scopes,
+            grant_types,
+            rate_limit: self.rate_limit,
+            created_at: now,
+        })
+    }
+}
+
+/// A redirect URI must be absolute (`scheme:` then more), without a fragment, without
+/// white space, and https unless it is http on a loopback host or an app's private scheme.
+pub fn check_redirect_uri(u: &str) -> Result<(), String> {
+    if u.is_empty() || u.len() > MAX_URI {
+        return Err(format!("must be 1–{MAX_URI} characters"));
+    }
+    if u.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain white space".into());
+    }
+    if u.contains('#') {
+        return Err("must not contain a fragment".into());
+    }
+    let Some((scheme, rest)) = u.split_once(':') else {
+        return Err("must be an absolute URI, e.g. https://app.example/callback".into());
+    };
+    let scheme_ok = !scheme.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok || rest.is_empty() {
+        return Err("must be an absolute URI, e.g. https://app.example/callback".into());
+    }
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" if !rest.starts_with("//") || rest.len() <= 2 => {
+            return Err("must name a host".into());
+        }
+        "http" => {
+            let host = rest.trim_start_matches("//");
+            let loopback = ["127.0.0.1", "localhost", "[::1]"]
+                .iter()
+                .any(|h| host == *h || host.starts_with(&format!("{h}:")) || host.starts_with(&format!("{h}/")));
+            if !rest.starts_with("//") || !loopback {
+                return Err("http is allowed only for loopback hosts; use https".into());
+            }
+        }
+        "javascript" | "data" | "file" | "vbscript" => {
+            return Err(format!("the {scheme} scheme is not allowed"));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A user as an operator describes them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub phone_number: String,
+    #[serde(default)]
+    pub given_name: Option<String>,
+    #[serde(default)]
+    pub family_name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub picture: Option<String>,
+    #[serde(default)]
+    pub gender: Option<String>,
+    #[serde(default)]
+    pub address: Option<Address>,
+}
+
+impl NewUser {
+    /// Checks every field and builds the user record with the given sub and time.
+    /// Numbers added by an operator count as verified.
+    pub fn validate(self, sub: i64, now: UnixTime) -> Result<User, FieldError> {
+        let p = phone::parse(&self.phone_number, None)
+            .map_err(|e| FieldError::new("phone_number", e.to_string()))?;
+        let given_name = opt_text("given_name", self.given_name, MAX_NAME)?;
+        let family_name = opt_text("family_name", self.family_name, MAX_NAME)?;
+        let email = opt_text("email", self.email, MAX_TEXT)?;
+        if let Some(e) = &email {
+            let ok = e.split_once('@').is_some_and(|(l, d)| {
+                !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+            }) && e.matches('@').count() == 1;
+            if !ok {
+                return Err(FieldError::new("email", "must be an address like name@example.com"));
+            }
+        }
+        let picture = opt_text("picture", self.picture, MAX_URI)?;
+        if let Some(pic) = &picture {
+            if !pic.starts_with("https://") {
+                return Err(FieldError::new("picture", "must be an https URL"));
+            }
+        }
+        let gender = opt_text("gender", self.gender, 32)?;
+        let address = match self.address {
+            None => None,
+            Some(a) => {
+                let a = Address {
+                    street_address: opt_text("address.street_address", a.street_address, MAX_TEXT)?,
+                    locality: opt_text("address.locality", a.locality, MAX_TEXT)?,
+                    region: opt_text("address.region", a.region, MAX_TEXT)?,
+                    postal_code: opt_text("address.postal_code", a.postal_code, 32)?,
+                    country: opt_text("address.country", a.country, MAX_TEXT)?,
+                };
+                (!a.is_empty()).then_some(a)
+            }
+        };
+        Ok(User {
+            sub,
+            phone_e164: p.e164,
+            phone_country: p.country,
+            phone_verified: true,
+            given_name,
+            family_name,
+            email,
+            picture,
+            gender,
+            address,
+            status: UserStatus::Active,
+            created_at: now,
+        })
+    }
+}
+
+/// Empty or blank text counts as absent.
+fn opt_text(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, FieldError> {
+    let Some(v) = v else { return Ok(None) };
+    let v = v.trim().to_string();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if v.chars().count() > max {
+        return Err(FieldError::new(field, format!("must be at most {max} characters")));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(FieldError::new(field, "must not contain control characters"));
+    }
+    Ok(Some(v))
+}
+
+/// A new user id: random, positive, below 2^53 so JavaScript clients keep it exact.
+pub fn new_sub() -> i64 {
+    let b = crate::secret::random_bytes::<8>();
+    let n = u64::from_le_bytes(b) & ((1u64 << 53) - 1);
+    (n.max(1)) as i64
+}
+
+/// A new client id: 24 lower-case alphanumerics (about 124 bits).
+pub fn new_client_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut out = String::with_capacity(24);
+    for b in crate::secret::random_bytes::<48>() {
+        // rejection sampling keeps the alphabet uniform
+        if (b as usize) < 252 {
+            out.push(ALPHABET[b as usize % 36] as char);
+            if out.len() == 24 {
+                break;
+            }
+        }
+    }
+    while out.len() < 24 {
+        out.push_str(&new_client_id()[..24 - out.len()]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> NewClient {
+        NewClient {
+            name: "Shop".into(),
+            redirect_uris: vec!["https://shop.example/cb".into()],
+            scopes: vec!["openid".into(), "phone".into()],
+            grant_types: vec!["authorization_code".into()],
+            rate_limit: None,
+        }
+    }
+
+    #[test]
+    fn valid_client() {
+        let c = client().validate("id".into(), 5).unwrap();
+        assert_eq!(c.scopes.to_string(), "openid phone");
+        assert_eq!(c.grant_types, vec![GrantType::AuthorizationCode]);
+    }
+
+    #[test]
+    fn client_errors_name_the_field() {
+        let mut c = client();
+        c.redirect_uris = vec!["https://ok.example/cb".into(), "http://evil.example/".into()];
+        assert_eq!(c.validate("id".into(), 0).unwrap_err().field, "redirect_uris[1]");
+        let mut c = client();
+        c.scopes = vec!["root".into()];
+        assert_eq!(c.validate("id".into(), 0).unwrap_err().field, "scopes");
+        let mut c = client();
+        c.grant_types = vec!["password".into()];
+        assert_eq!(c.validate("id".into(), 0).unwrap_err().field, "grant_types");
+    }
+
+    #[test]
+    fn redirect_uris() {
+        for ok in [
+            "https://a.example/cb",
+            "http://127.0.0.1:5000/cb",
+            "http://localhost/cb",
+            "com.example.app:/oauth",
+        ] {
+            assert_eq!(check_redirect_uri(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "/relative",
+            "https://a.example/cb#frag",
+            "http://a.example/cb",
+            "javascript:alert(1)",
+            "https://a.example/ cb",
+        ] {
+            assert!(check_redirect_uri(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn users() {
+        let u = NewUser {
+            phone_number: "+91 98765 43210".into(),
+            given_name: Some(" Asha ".into()),
+            email: Some(String::new()),
+            ..NewUser::default()
+        }
+        .validate(7, 1)
+        .unwrap();
+        assert_eq!(u.phone_e164, "+919876543210");
+        assert_eq!(u.given_name.as_deref(), Some("Asha"));
+        assert_eq!(u.email, None);
+        let bad = NewUser {
+            phone_number: "12".into(),
+            ..NewUser::default()
+        };
+        assert_eq!(bad.validate(1, 1).unwrap_err().field, "phone_number");
+    }
+
+    #[test]
+    fn ids() {
+        let id = new_client_id();
+        assert_eq!(id.len(), 24);
+        assert!(id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        assert!(new_sub() > 0 && new_sub() < (1 << 53));
+    }
+}

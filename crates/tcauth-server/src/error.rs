@@ -1,0 +1,157 @@
+//! One error type for every JSON endpoint: the contract's exact status, body and headers.
+//! Internals never reach the body; they go to the log.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use tcauth_core::TokenError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: Value,
+    pub retry_after: Option<u64>,
+    pub www_authenticate: Option<&'static str>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, body: Value) -> Self {
+        ApiError {
+            status,
+            body,
+            retry_after: None,
+            www_authenticate: None,
+        }
+    }
+
+    /// `{"error": error, "error_description": description}`.
+    pub fn oauth(status: StatusCode, error: &str, description: &str) -> Self {
+        ApiError::new(
+            status,
+            json!({"error": error, "error_description": description}),
+        )
+    }
+
+    pub fn too_large() -> Self {
+        ApiError::oauth(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            "Request body too large",
+        )
+    }
+
+    pub fn bad_request(description: &str) -> Self {
+        ApiError::oauth(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    pub fn empty_parameters() -> Self {
+        ApiError::bad_request("Empty parameter(s) in request")
+    }
+
+    pub fn invalid_client() -> Self {
+        ApiError::oauth(StatusCode::FORBIDDEN, "invalid_client", "Invalid client Id")
+    }
+
+    pub fn too_many_requests(retry_after: u64) -> Self {
+        ApiError {
+            retry_after: Some(retry_after.max(1)),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({"error": "too_many_requests"}),
+            )
+        }
+    }
+
+    pub fn unavailable() -> Self {
+        ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "temporarily_unavailable"}),
+            )
+        }
+    }
+
+    pub fn server_error() -> Self {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"error": "server_error"}),
+        )
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        use StatusCode as S;
+        match e {
+            TokenError::EmptyParameters => ApiError::empty_parameters(),
+            TokenError::UnsupportedGrantType(v) => {
+                let v: String = v.chars().take(64).collect();
+                ApiError::oauth(
+                    S::BAD_REQUEST,
+                    "unsupported_grant_type",
+                    &format!("Grant type {} not supported", crate::form::printable(&v, 64)),
+                )
+            }
+            TokenError::InvalidClient => ApiError::invalid_client(),
+            TokenError::GrantNotAllowed => {
+                ApiError::new(S::FORBIDDEN, json!({"error": "invalid_grant"}))
+            }
+            TokenError::AccessDenied => {
+                ApiError::new(S::FORBIDDEN, json!({"error": "access_denied"}))
+            }
+            TokenError::InvalidCode => {
+                ApiError::oauth(S::FORBIDDEN, "invalid_grant", "Invalid authorization code")
+            }
+            TokenError::InvalidRefreshToken => {
+                ApiError::oauth(S::FORBIDDEN, "invalid_grant", "Invalid refresh token")
+            }
+            TokenError::InvalidVerifier => {
+                ApiError::oauth(S::FORBIDDEN, "invalid_grant", "Invalid code verifier")
+            }
+            TokenError::InvalidScope => ApiError::oauth(
+                S::BAD_REQUEST,
+                "invalid_scope",
+                "Requested scope exceeds the granted scope",
+            ),
+            TokenError::Unavailable => ApiError::unavailable(),
+            TokenError::Internal(m) => {
+                tracing::error!(error = %m, "internal error at the token endpoint");
+                ApiError::server_error()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = json_response(self.status, &self.body);
+        let h = resp.headers_mut();
+        if let Some(s) = self.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if let Some(w) = self.www_authenticate {
+            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(w));
+        }
+        resp
+    }
+}
+
+/// A JSON response with `Content-Type: application/json`.
+pub fn json_response<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        bytes,
+    )
+        .into_response()
+}
+
+/// Adds `Cache-Control: no-store` and `Pragma: no-cache` (responses that carry tokens or PII).
+pub fn no_store(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
+}

@@ -1,0 +1,122 @@
+//! `grant_type=authorization_code` with PKCE S256 (CONTRACT.md §1, rows 10–12).
+
+use super::issue::{self, Grant, IdTokenClaims};
+use super::TokenResponse;
+use crate::state::AppState;
+use tcauth_core::model::{Client, UserStatus};
+use tcauth_core::secret::TokenHash;
+use tcauth_core::{pkce, Scope, TokenError};
+use tcauth_store::Redemption;
+
+pub struct CodeRequest<'a> {
+    pub code: &'a str,
+    pub code_verifier: &'a str,
+    pub redirect_uri: Option<&'a str>,
+}
+
+/// Exchanges a code for tokens. `client` is known to exist and to be allowed this grant.
+pub async fn exchange(
+    app: &AppState,
+    client: &Client,
+    req: CodeRequest<'_>,
+    now: i64,
+) -> Result<TokenResponse, TokenError> {
+    let hash = TokenHash::of(req.code);
+    let code = app
+        .db(app.store.get_code(&hash))
+        .await?
+        .ok_or(TokenError::InvalidCode)?;
+
+    // Row 10: another client's code (not burnt: the thief learns nothing and the rightful
+    // client can still redeem it), or a user who can no longer sign in.
+    if code.client_id != client.client_id {
+        return Err(TokenError::AccessDenied);
+    }
+    let user = app.db(app.store.get_user(code.sub)).await?;
+    if !matches!(user, Some(ref u) if u.status == UserStatus::Active) {
+        return Err(TokenError::AccessDenied);
+    }
+
+    // Row 11. A second presentation revokes everything issued from the code (RFC 6749 §4.1.2).
+    if code.consumed_at.is_some() {
+        app.db(app.store.revoke_family(&code.family_id)).await?;
+        tracing::warn!(client_id = %client.client_id, "authorization code replayed: family revoked");
+        return Err(TokenError::InvalidCode);
+    }
+    if code.expires_at <= now {
+        return Err(TokenError::InvalidCode);
+    }
+    if let Some(uri) = req.redirect_uri {
+        if code.redirect_uri.as_deref() != Some(uri) {
+            return Err(TokenError::InvalidCode);
+        }
+    }
+
+    // Row 12. A wrong verifier burns the code, so it cannot be guessed at.
+    if !pkce::verify(req.code_verifier, &code.code_challenge) {
+        app.db(app.store.burn_code(&hash, now)).await?;
+        return Err(TokenError::InvalidVerifier);
+    }
+
+    let refresh = (code.scopes.contains(Scope::OfflineAccess)
+        && client.allows_grant(tcauth_core::model::GrantType::RefreshToken))
+    .then(|| {
+        (
+            code.scopes,
+            code.auth_time,
+            now + app.settings.refresh_token_ttl.as_secs() as i64,
+        )
+    });
+    let minted = issue::mint(
+        app,
+        &Grant {
+            family_id: &code.family_id,
+            client_id: &client.client_id,
+            sub: code.sub,
+            scopes: code.scopes,
+            refresh,
+        },
+        now,
+    );
+
+    // Sign before committing so a signing failure leaves the code unredeemed.
+    let id_token = if issue::wants_id_token(code.scopes) {
+        Some(
+            issue::sign_id_token(
+                app,
+                IdTokenClaims {
+                    iss: app.settings.issuer.clone(),
+                    sub: code.sub.to_string(),
+                    aud: client.client_id.clone(),
+                    iat: now,
+                    exp: now + app.settings.access_token_ttl.as_secs() as i64,
+                    auth_time: code.auth_time,
+                    at_hash: issue::at_hash(&minted.access_token),
+                    nonce: code.nonce.clone(),
+                },
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+
+    match app.db(app.store.redeem_code(&hash, now, &minted.records)).await? {
+        Redemption::Redeemed => {}
+        Redemption::AlreadyConsumed => {
+            // Lost a race with another redemption of the same code: that is a replay too.
+            app.db(app.store.revoke_family(&code.family_id)).await?;
+            return Err(TokenError::InvalidCode);
+        }
+        Redemption::NotFound => return Err(TokenError::InvalidCode),
+    }
+    issue::count(app, &minted);
+    Ok(TokenResponse {
+        access_token: minted.access_token,
+        expires_in: app.settings.access_token_ttl.as_secs(),
+        token_type: "Bearer",
+        scope: code.scopes.to_string(),
+        refresh_token: minted.refresh_token,
+        id_token,
+    })
+}

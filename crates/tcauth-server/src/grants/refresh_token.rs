@@ -1,0 +1,112 @@
+//! `grant_type=refresh_token` with strict rotation (CONTRACT.md §1, rules of the refresh grant).
+//!
+//! Every use returns a new refresh token and retires the old one. Any second use of a retired
+//! token — a replay or a concurrent double submit alike — revokes the whole family.
+
+use super::issue::{self, Grant, IdTokenClaims};
+use super::TokenResponse;
+use crate::state::AppState;
+use tcauth_core::model::{Client, UserStatus};
+use tcauth_core::secret::TokenHash;
+use tcauth_core::{ScopeSet, TokenError};
+use tcauth_store::Rotation;
+
+pub struct RefreshRequest<'a> {
+    pub refresh_token: &'a str,
+    /// Optional narrower scope.
+    pub scope: Option<&'a str>,
+}
+
+pub async fn exchange(
+    app: &AppState,
+    client: &Client,
+    req: RefreshRequest<'_>,
+    now: i64,
+) -> Result<TokenResponse, TokenError> {
+    let hash = TokenHash::of(req.refresh_token);
+    let rt = app
+        .db(app.store.get_refresh_token(&hash))
+        .await?
+        .ok_or(TokenError::InvalidRefreshToken)?;
+
+    if rt.client_id != client.client_id {
+        return Err(TokenError::AccessDenied);
+    }
+    let user = app.db(app.store.get_user(rt.sub)).await?;
+    if !matches!(user, Some(ref u) if u.status == UserStatus::Active) {
+        return Err(TokenError::AccessDenied);
+    }
+    if rt.revoked || rt.expires_at <= now {
+        return Err(TokenError::InvalidRefreshToken);
+    }
+    if rt.used_at.is_some() {
+        app.db(app.store.revoke_family(&rt.family_id)).await?;
+        tracing::warn!(client_id = %client.client_id, "retired refresh token reused: family revoked");
+        return Err(TokenError::InvalidRefreshToken);
+    }
+
+    let scopes = match req.scope.filter(|s| !s.trim().is_empty()) {
+        None => rt.scopes,
+        Some(s) => {
+            let asked = ScopeSet::parse(s).map_err(|_| TokenError::InvalidScope)?;
+            if asked.is_empty() || !asked.is_subset_of(rt.scopes) {
+                return Err(TokenError::InvalidScope);
+            }
+            asked
+        }
+    };
+
+    let minted = issue::mint(
+        app,
+        &Grant {
+            family_id: &rt.family_id,
+            client_id: &client.client_id,
+            sub: rt.sub,
+            scopes,
+            refresh: Some((rt.scopes, rt.auth_time, rt.expires_at)),
+        },
+        now,
+    );
+    let id_token = if issue::wants_id_token(scopes) {
+        Some(
+            issue::sign_id_token(
+                app,
+                IdTokenClaims {
+                    iss: app.settings.issuer.clone(),
+                    sub: rt.sub.to_string(),
+                    aud: client.client_id.clone(),
+                    iat: now,
+                    exp: now + app.settings.access_token_ttl.as_secs() as i64,
+                    auth_time: rt.auth_time,
+                    at_hash: issue::at_hash(&minted.access_token),
+                    // OIDC Core §12.2: a refreshed id_token carries no nonce.
+                    nonce: None,
+                },
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+
+    match app
+        .db(app.store.rotate_refresh_token(&hash, now, &minted.records))
+        .await?
+    {
+        Rotation::Rotated => {}
+        Rotation::AlreadyUsed => {
+            app.db(app.store.revoke_family(&rt.family_id)).await?;
+            return Err(TokenError::InvalidRefreshToken);
+        }
+        Rotation::NotFound => return Err(TokenError::InvalidRefreshToken),
+    }
+    issue::count(app, &minted);
+    Ok(TokenResponse {
+        access_token: minted.access_token,
+        expires_in: app.settings.access_token_ttl.as_secs(),
+        token_type: "Bearer",
+        scope: scopes.to_string(),
+        refresh_token: minted.refresh_token,
+        id_token,
+    })
+}

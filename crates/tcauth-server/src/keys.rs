@@ -1,0 +1,201 @@
+//! RS256 signing keys: generated on first start, sealed at rest with the server secret,
+//! published in the JWKS, rotated by `tcauth keys rotate`.
+//!
+//! The private key is stored as AES-256-GCM(PKCS#1 DER) under a key derived from the server
+//! secret, with the `kid` as associated data, so a copy of the database alone signs nothing.
+
+use crate::settings::Secret;
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use jsonwebtoken::EncodingKey;
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+use ring::digest;
+use rsa::pkcs1::EncodeRsaPrivateKey;
+use rsa::traits::PublicKeyParts;
+use serde_json::{json, Value};
+use std::sync::{Arc, RwLock};
+use tcauth_core::model::SigningKeyRecord;
+use tcauth_core::secret::{hmac_sha256, random_bytes};
+use tcauth_store::{Store, StoreError};
+
+/// How many keys stay published: the current one and the two before it.
+pub const KEYS_KEPT: usize = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("could not generate an RSA key: {0}")]
+    Generate(String),
+    #[error("signing key {0} cannot be opened with this server secret; was TCAUTH_SECRET changed?")]
+    Unseal(String),
+    #[error("the store has no signing key")]
+    NoKey,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn sealing_key(secret: &Secret) -> LessSafeKey {
+    let k = hmac_sha256(&secret.0, b"tcauth/v1/signing-key-seal");
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &k).expect("32-byte key"))
+}
+
+fn seal(secret: &Secret, kid: &str, plain: &[u8]) -> Vec<u8> {
+    let nonce_bytes = random_bytes::<12>();
+    let mut buf = plain.to_vec();
+    sealing_key(secret)
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce_bytes),
+            Aad::from(kid.as_bytes()),
+            &mut buf,
+        )
+        .expect("AES-GCM seal cannot fail for in-range lengths");
+    let mut out = nonce_bytes.to_vec();
+    out.extend_from_slice(&buf);
+    out
+}
+
+fn unseal(secret: &Secret, kid: &str, sealed: &[u8]) -> Result<Vec<u8>, KeyError> {
+    if sealed.len() < 12 + 16 {
+        return Err(KeyError::Unseal(kid.to_string()));
+    }
+    let (nonce, ct) = sealed.split_at(12);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| KeyError::Unseal(kid.into()))?;
+    let mut buf = ct.to_vec();
+    let plain = sealing_key(secret)
+        .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buf)
+        .map_err(|_| KeyError::Unseal(kid.to_string()))?;
+    Ok(plain.to_vec())
+}
+
+/// RFC 7638 thumbprint of an RSA public key, used as its `kid`.
+fn thumbprint(n: &[u8], e: &[u8]) -> String {
+    let canonical = format!(
+        r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+        URL_SAFE_NO_PAD.encode(e),
+        URL_SAFE_NO_PAD.encode(n)
+    );
+    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, canonical.as_bytes()))
+}
+
+/// Generates a new 2048-bit RSA key, sealed for storage. Slow (CPU-bound): call from a
+/// blocking context.
+pub fn generate(secret: &Secret, now: i64) -> Result<SigningKeyRecord, KeyError> {
+    let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048)
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
+    let der = key
+        .to_pkcs1_der()
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
+    let n = key.n().to_bytes_be();
+    let e = key.e().to_bytes_be();
+    let kid = thumbprint(&n, &e);
+    Ok(SigningKeyRecord {
+        private_key_sealed: seal(secret, &kid, der.as_bytes()),
+        kid,
+        public_n: n,
+        public_e: e,
+        created_at: now,
+        current: true,
+    })
+}
+
+/// Adds a new current signing key; the previous ones stay published (up to [`KEYS_KEPT`]).
+/// Returns the new `kid`.
+pub async fn rotate(store: &dyn Store, secret: &Secret) -> Result<String, KeyError> {
+    let s = secret.clone();
+    let rec = tokio::task::spawn_blocking(move || generate(&s, crate::now()))
+        .await
+        .map_err(|e| KeyError::Generate(e.to_string()))??;
+    store.add_signing_key(&rec, KEYS_KEPT).await?;
+    Ok(rec.kid)
+}
+
+/// The keys in use: the one that signs, and the JWKS that publishes them all.
+pub struct KeySet {
+    pub kid: String,
+    pub signer: EncodingKey,
+    pub jwks: Value,
+}
+
+impl KeySet {
+    fn from_records(secret: &Secret, recs: &[SigningKeyRecord]) -> Result<KeySet, KeyError> {
+        let current = recs.iter().find(|r| r.current).or(recs.first()).ok_or(KeyError::NoKey)?;
+        let der = unseal(secret, &current.kid, &current.private_key_sealed)?;
+        let keys: Vec<Value> = recs
+            .iter()
+            .map(|r| {
+                json!({"kty":"RSA","use":"sig","alg":"RS256","kid":r.kid,
+                    "n":URL_SAFE_NO_PAD.encode(&r.public_n),"e":URL_SAFE_NO_PAD.encode(&r.public_e)})
+            })
+            .collect();
+        Ok(KeySet {
+            kid: current.kid.clone(),
+            signer: EncodingKey::from_rsa_der(&der),
+            jwks: json!({ "keys": keys }),
+        })
+    }
+}
+
+/// What identifies a set of keys: the current kid, then every kid.
+fn fingerprint(recs: &[SigningKeyRecord]) -> Vec<String> {
+    let current = recs.iter().find(|r| r.current).map(|r| r.kid.clone());
+    current.into_iter().chain(recs.iter().map(|r| r.kid.clone())).collect()
+}
+
+/// The current [`KeySet`], swapped atomically when the store's keys change.
+pub struct KeyRing {
+    secret: Secret,
+    current: RwLock<Arc<KeySet>>,
+    loaded: RwLock<Vec<String>>,
+}
+
+impl KeyRing {
+    /// Loads the keys, generating the first one if the store has none.
+    pub async fn load_or_create(store: &dyn Store, secret: &Secret) -> Result<KeyRing, KeyError> {
+        let mut recs = store.list_signing_keys().await?;
+        if recs.is_empty() {
+            tracing::info!("no signing key yet: generating an RSA-2048 key");
+            rotate(store, secret).await?;
+            recs = store.list_signing_keys().await?;
+        }
+        let set = KeySet::from_records(secret, &recs)?;
+        Ok(KeyRing {
+            secret: secret.clone(),
+            current: RwLock::new(Arc::new(set)),
+            loaded: RwLock::new(fingerprint(&recs)),
+        })
+    }
+
+    pub fn get(&self) -> Arc<KeySet> {
+        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Re-reads the keys; swaps them in only when the set changed.
+    pub async fn reload(&self, store: &dyn Store) -> Result<(), KeyError> {
+        let recs = store.list_signing_keys().await?;
+        if recs.is_empty() {
+            return Ok(());
+        }
+        let kids = fingerprint(&recs);
+        if *self.loaded.read().unwrap_or_else(|p| p.into_inner()) == kids {
+            return Ok(());
+        }
+        let set = KeySet::from_records(&self.secret, &recs)?;
+        tracing::info!(kid = %set.kid, "signing keys reloaded");
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
+        *self.loaded.write().unwrap_or_else(|p| p.into_inner()) = kids;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_round_trip_and_tamper() {
+        let s = Secret(vec![1; 32]);
+        let sealed = seal(&s, "kid1", b"private");
+        assert_eq!(unseal(&s, "kid1", &sealed).unwrap(), b"private");
+        assert!(unseal(&s, "kid2", &sealed).is_err());
+        assert!(unseal(&Secret(vec![2; 32]), "kid1", &sealed).is_err());
+        assert!(unseal(&s, "kid1", &sealed[..10]).is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! The tcauth HTTP server: routes, endpoints, admission control, metrics and the background
+//! sweeper. [`serve`] is the seam the binary and the tests use.
+//!
+//! Layout: [`routes`] is the table of paths; [`oauth`] holds one module per public endpoint;
+//! [`grants`] the token endpoint's grants (no HTTP inside); [`admin`] the admin API; [`error`]
+//! the one error type that renders the contract's exact bodies.
+
+pub mod admin;
+pub mod error;
+pub mod form;
+pub mod grants;
+pub mod keys;
+pub mod limiter;
+pub mod metrics;
+pub mod oauth;
+pub mod ops;
+pub mod routes;
+pub mod settings;
+pub mod state;
+
+pub use settings::{Secret, Settings};
+
+use state::{App, AppState};
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tcauth_store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("invalid settings: {0}")]
+    Settings(String),
+    #[error("signing keys: {0}")]
+    Keys(#[from] keys::KeyError),
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Unix time in seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Builds the shared state: validates settings, loads (or creates) the signing keys and the
+/// per-client rate limits.
+pub async fn build(settings: Settings, store: Arc<dyn Store>) -> Result<App, ServeError> {
+    settings.validate().map_err(ServeError::Settings)?;
+    let keys = keys::KeyRing::load_or_create(store.as_ref(), &settings.secret).await?;
+    let limiter = limiter::Limiter::new(
+        settings.client_rate_limit,
+        settings.ip_rate_limit,
+        settings.max_in_flight,
+    );
+    let app = Arc::new(AppState {
+        discovery: oauth::discovery::document(&settings.issuer),
+        settings,
+        store,
+        keys,
+        limiter,
+        metrics: metrics::Metrics::default(),
+    });
+    reload(&app).await;
+    Ok(app)
+}
+
+/// Serves until `shutdown` completes, then drains in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    settings: Settings,
+    store: Arc<dyn Store>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let app = build(settings, store).await?;
+    let background = tokio::spawn(background(app.clone()));
+    let router = routes::router(app);
+    let result = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    background.abort();
+    result.map_err(ServeError::from)
+}
+
+/// Re-reads what other processes (the CLI, other nodes) may have changed: signing keys and
+/// per-client rate limits.
+async fn reload(app: &AppState) {
+    if let Err(e) = app.keys.reload(app.store.as_ref()).await {
+        tracing::warn!(error = %e, "could not reload signing keys");
+    }
+    match app.db(app.store.list_clients()).await {
+        Ok(clients) => app.limiter.replace_overrides(
+            clients
+                .into_iter()
+                .filter_map(|c| c.rate_limit.map(|rl| (c.client_id, rl)))
+                .collect::<HashMap<_, _>>(),
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not reload client rate limits"),
+    }
+}
+
+/// The sweeper and the reloader.
+async fn background(app: App) {
+    let mut sweep = tokio::time::interval(app.settings.sweep_interval);
+    let mut reload_tick = tokio::time::interval(app.settings.reload_interval);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    reload_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = sweep.tick() => {
+                sweep_once(&app).await;
+                app.limiter.prune();
+            }
+            _ = reload_tick.tick() => reload(&app).await,
+        }
+    }
+}
+
+/// Deletes expired rows in bounded batches, at most 100 batches per round so a backlog never
+/// monopolises the store.
+pub async fn sweep_once(app: &AppState) -> u64 {
+    let batch = app.settings.sweep_batch;
+    let mut total = 0;
+    for _ in 0..100 {
+        match app.store.sweep_expired(now(), batch).await {
+            Ok(n) => {
+                total += n;
+                if n < batch as u64 {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "sweeper: store error");
+                break;
+            }
+        }
+    }
+    if total > 0 {
+        tracing::info!(deleted = total, "sweeper deleted expired codes and tokens");
+    }
+    total
+}

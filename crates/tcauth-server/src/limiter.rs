@@ -1,0 +1,150 @@
+//! Admission control: per-client and per-IP token buckets (429), and a bound on requests in
+//! flight (503). Counters live in this process.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+use tcauth_core::model::RateLimit;
+use tcauth_core::ratelimit::{Bucket, Decision};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Most buckets kept; past this, callers without a bucket are limited by their IP instead.
+const MAX_BUCKETS: usize = 100_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Client(String),
+    Ip(IpAddr),
+}
+
+pub struct Limiter {
+    client_default: RateLimit,
+    ip: RateLimit,
+    overrides: RwLock<HashMap<String, RateLimit>>,
+    buckets: Mutex<HashMap<Key, Bucket>>,
+    in_flight: Arc<Semaphore>,
+    origin: Instant,
+}
+
+impl Limiter {
+    pub fn new(client_default: RateLimit, ip: RateLimit, max_in_flight: usize) -> Self {
+        Limiter {
+            client_default,
+            ip,
+            overrides: RwLock::new(HashMap::new()),
+            buckets: Mutex::new(HashMap::new()),
+            in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            origin: Instant::now(),
+        }
+    }
+
+    fn now(&self) -> f64 {
+        self.origin.elapsed().as_secs_f64()
+    }
+
+    fn limit_for(&self, key: &Key) -> RateLimit {
+        match key {
+            Key::Ip(_) => self.ip,
+            Key::Client(id) => self
+                .overrides
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(id)
+                .copied()
+                .unwrap_or(self.client_default),
+        }
+    }
+
+    /// Takes a token from the bucket of `client_id` (when given) or of `ip`.
+    pub fn check(&self, client_id: Option<&str>, ip: IpAddr) -> Decision {
+        let mut key = match client_id {
+            Some(id) => Key::Client(id.to_string()),
+            None => Key::Ip(ip),
+        };
+        let now = self.now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if !buckets.contains_key(&key) && buckets.len() >= MAX_BUCKETS {
+            self.prune_locked(&mut buckets, now);
+            if buckets.len() >= MAX_BUCKETS {
+                key = Key::Ip(ip);
+            }
+        }
+        let rl = self.limit_for(&key);
+        buckets
+            .entry(key)
+            .or_insert_with(|| Bucket::full(rl.burst, now))
+            .take(rl.per_second, rl.burst, now)
+    }
+
+    fn prune_locked(&self, buckets: &mut HashMap<Key, Bucket>, now: f64) {
+        buckets.retain(|k, b| {
+            let rl = self.limit_for(k);
+            !b.is_full(rl.per_second, rl.burst, now)
+        });
+    }
+
+    /// Forgets buckets that are full again (they would behave the same when recreated).
+    pub fn prune(&self) {
+        let now = self.now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        self.prune_locked(&mut buckets, now);
+    }
+
+    /// Sets or clears one client's limit.
+    pub fn set_override(&self, client_id: &str, rl: Option<RateLimit>) {
+        let mut o = self.overrides.write().unwrap_or_else(|p| p.into_inner());
+        match rl {
+            Some(rl) => o.insert(client_id.to_string(), rl),
+            None => o.remove(client_id),
+        };
+        drop(o);
+        // A new limit takes effect with a fresh bucket.
+        self.buckets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&Key::Client(client_id.to_string()));
+    }
+
+    /// Replaces every per-client limit (after re-reading the clients).
+    pub fn replace_overrides(&self, all: HashMap<String, RateLimit>) {
+        *self.overrides.write().unwrap_or_else(|p| p.into_inner()) = all;
+    }
+
+    /// A place among the requests in flight, or `None` when the server is full.
+    pub fn try_enter(&self) -> Option<OwnedSemaphorePermit> {
+        self.in_flight.clone().try_acquire_owned().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    #[test]
+    fn client_override_and_ip_bucket() {
+        let l = Limiter::new(RateLimit { per_second: 1, burst: 2 }, RateLimit { per_second: 1, burst: 1 }, 2);
+        assert_eq!(l.check(Some("a"), IP), Decision::Allow);
+        assert_eq!(l.check(Some("a"), IP), Decision::Allow);
+        assert!(matches!(l.check(Some("a"), IP), Decision::Deny { .. }));
+        assert_eq!(l.check(None, IP), Decision::Allow);
+        assert!(matches!(l.check(None, IP), Decision::Deny { .. }));
+        l.set_override("a", Some(RateLimit { per_second: 1, burst: 5 }));
+        for _ in 0..5 {
+            assert_eq!(l.check(Some("a"), IP), Decision::Allow);
+        }
+        assert!(matches!(l.check(Some("a"), IP), Decision::Deny { .. }));
+    }
+
+    #[test]
+    fn in_flight_bound() {
+        let l = Limiter::new(RateLimit { per_second: 1, burst: 1 }, RateLimit { per_second: 1, burst: 1 }, 1);
+        let p = l.try_enter();
+        assert!(p.is_some());
+        assert!(l.try_enter().is_none());
+        drop(p);
+        assert!(l.try_enter().is_some());
+    }
+}

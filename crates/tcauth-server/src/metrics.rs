@@ -1,0 +1,132 @@
+//! Prometheus text metrics, kept with plain atomics and one short lock per request.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency histogram, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    latency: Mutex<BTreeMap<String, Histogram>>,
+    pub access_tokens: AtomicU64,
+    pub refresh_tokens: AtomicU64,
+    pub id_tokens: AtomicU64,
+    pub rate_limited: AtomicU64,
+    pub shed: AtomicU64,
+}
+
+impl Metrics {
+    pub fn record(&self, endpoint: &str, status: u16, took: Duration) {
+        *self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((endpoint.to_string(), status))
+            .or_default() += 1;
+        let secs = took.as_secs_f64();
+        let mut lat = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        let h = lat.entry(endpoint.to_string()).or_default();
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if secs <= *le {
+                h.counts[i] += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += secs;
+    }
+
+    pub fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Relaxed);
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render(&self) -> String {
+        let mut s = String::with_capacity(4096);
+        s.push_str("# HELP tcauth_http_requests_total HTTP requests by endpoint and status.\n");
+        s.push_str("# TYPE tcauth_http_requests_total counter\n");
+        for ((ep, st), n) in self.requests.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(
+                s,
+                "tcauth_http_requests_total{{endpoint=\"{ep}\",status=\"{st}\"}} {n}"
+            );
+        }
+        s.push_str("# HELP tcauth_http_request_duration_seconds Time to answer, by endpoint.\n");
+        s.push_str("# TYPE tcauth_http_request_duration_seconds histogram\n");
+        for (ep, h) in self.latency.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            for (i, le) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    s,
+                    "tcauth_http_request_duration_seconds_bucket{{endpoint=\"{ep}\",le=\"{le}\"}} {}",
+                    h.counts[i]
+                );
+            }
+            let _ = writeln!(
+                s,
+                "tcauth_http_request_duration_seconds_bucket{{endpoint=\"{ep}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                s,
+                "tcauth_http_request_duration_seconds_sum{{endpoint=\"{ep}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                s,
+                "tcauth_http_request_duration_seconds_count{{endpoint=\"{ep}\"}} {}",
+                h.count
+            );
+        }
+        s.push_str("# HELP tcauth_tokens_issued_total Tokens issued, by kind.\n");
+        s.push_str("# TYPE tcauth_tokens_issued_total counter\n");
+        for (kind, c) in [
+            ("access", &self.access_tokens),
+            ("refresh", &self.refresh_tokens),
+            ("id_token", &self.id_tokens),
+        ] {
+            let _ = writeln!(
+                s,
+                "tcauth_tokens_issued_total{{kind=\"{kind}\"}} {}",
+                c.load(Relaxed)
+            );
+        }
+        s.push_str("# HELP tcauth_rate_limited_total Requests answered 429.\n");
+        s.push_str("# TYPE tcauth_rate_limited_total counter\n");
+        let _ = writeln!(s, "tcauth_rate_limited_total {}", self.rate_limited.load(Relaxed));
+        s.push_str("# HELP tcauth_shed_total Requests shed with 503 because too many were in flight.\n");
+        s.push_str("# TYPE tcauth_shed_total counter\n");
+        let _ = writeln!(s, "tcauth_shed_total {}", self.shed.load(Relaxed));
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counts_and_buckets() {
+        let m = Metrics::default();
+        m.record("/v1/token", 200, Duration::from_millis(3));
+        m.record("/v1/token", 200, Duration::from_millis(30));
+        Metrics::inc(&m.shed);
+        let s = m.render();
+        assert!(s.contains("tcauth_http_requests_total{endpoint=\"/v1/token\",status=\"200\"} 2\n"));
+        assert!(s.contains("tcauth_http_request_duration_seconds_bucket{endpoint=\"/v1/token\",le=\"0.005\"} 1\n"));
+        assert!(s.contains("tcauth_http_request_duration_seconds_bucket{endpoint=\"/v1/token\",le=\"+Inf\"} 2\n"));
+        assert!(s.contains("tcauth_shed_total 1\n"));
+    }
+}

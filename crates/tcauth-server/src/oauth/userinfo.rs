@@ -1,0 +1,85 @@
+//! `GET|POST /v1/userinfo` (CONTRACT.md §2).
+
+use crate::error::{json_response, no_store, ApiError};
+use crate::state::{App, DbError};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use tcauth_core::claims;
+use tcauth_core::model::UserStatus;
+use tcauth_core::secret::TokenHash;
+use tcauth_core::Scope;
+
+pub async fn handle(State(app): State<App>, headers: HeaderMap) -> Response {
+    no_store(match run(&app, &headers).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    })
+}
+
+/// The bearer token of an `Authorization: Bearer …` header (scheme case-insensitive).
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let mut all = headers.get_all(header::AUTHORIZATION).iter();
+    let (Some(v), None) = (all.next(), all.next()) else {
+        return None;
+    };
+    let v = v.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
+        .then_some(token)
+}
+
+fn db_error(e: DbError) -> ApiError {
+    // The contract answers 500 for any store failure here.
+    tracing::error!(error = %e, "userinfo: store failure");
+    ApiError::server_error()
+}
+
+async fn run(app: &App, headers: &HeaderMap) -> Result<Response, ApiError> {
+    let Some(token) = bearer(headers) else {
+        return Err(ApiError {
+            www_authenticate: Some("Bearer"),
+            ..ApiError::oauth(StatusCode::UNAUTHORIZED, "invalid_request", "Bearer token required")
+        });
+    };
+    let invalid = || ApiError {
+        www_authenticate: Some("Bearer error=\"invalid_token\""),
+        ..ApiError::oauth(StatusCode::UNAUTHORIZED, "invalid_token", "Token is invalid or expired")
+    };
+    let _permit = super::enter(app)?;
+    let at = app
+        .db(app.store.get_access_token(&TokenHash::of(token)))
+        .await
+        .map_err(db_error)?
+        .ok_or_else(invalid)?;
+    if at.revoked || at.expires_at <= crate::now() {
+        return Err(invalid());
+    }
+    if app.db(app.store.get_client(&at.client_id)).await.map_err(db_error)?.is_none() {
+        return Err(invalid());
+    }
+    if !at.scopes.contains(Scope::Openid) {
+        return Err(ApiError::oauth(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "insufficient_scope",
+            "openid scope missing in initial request",
+        ));
+    }
+    let user = app
+        .db(app.store.get_user(at.sub))
+        .await
+        .map_err(db_error)?
+        .filter(|u| u.status == UserStatus::Active)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                json!({"error":"not_found","error_description":"Profile information is not present for the user"}),
+            )
+        })?;
+    Ok(json_response(
+        StatusCode::OK,
+        &Value::Object(claims::userinfo(&user, at.scopes)),
+    ))
+}

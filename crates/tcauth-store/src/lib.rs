@@ -1,0 +1,123 @@
+//! Storage for tcauth: one [`Store`] trait, one module per backend.
+//!
+//! This is the only crate that speaks SQL. Every backend passes the same conformance story
+//! (`tests/conformance.rs`), so the server can treat them alike.
+//!
+//! Architecture invariants every backend keeps:
+//! - A method that writes returns `Ok` only after its transaction is durably committed.
+//! - [`Store::redeem_code`] and [`Store::rotate_refresh_token`] are atomic check-and-set
+//!   operations: of any number of concurrent calls for one code or token, exactly one wins.
+//! - Secrets are never stored in clear; the records carry only [`TokenHash`]es.
+
+use async_trait::async_trait;
+use tcauth_core::model::{
+    AccessToken, AuthCode, Client, IssuedTokens, RefreshToken, SigningKeyRecord, User, UserStatus,
+};
+use tcauth_core::secret::TokenHash;
+
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store did not answer (busy, timed out, unreachable, disk full). Callers answer 503.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness rule was broken (duplicate phone number or client id).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Anything else: a bug or corrupt data. Callers answer 500.
+    #[error("store error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Outcome of [`Store::redeem_code`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    /// The code was unconsumed and unexpired; it is now consumed and the tokens are committed.
+    Redeemed,
+    /// The code had already been consumed (redeemed or burnt). Nothing was written.
+    AlreadyConsumed,
+    /// No such code, or it expired. Nothing was written.
+    NotFound,
+}
+
+/// Outcome of [`Store::rotate_refresh_token`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The old token is now retired and the new tokens are committed.
+    Rotated,
+    /// The token had already been used or revoked. Nothing was written.
+    AlreadyUsed,
+    /// No such token, or it expired. Nothing was written.
+    NotFound,
+}
+
+/// Everything tcauth persists. Times are Unix seconds, passed in by the caller.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap round trip, for `/readyz`.
+    async fn ping(&self) -> Result<()>;
+
+    // --- clients -------------------------------------------------------------------------
+    /// `Conflict` if the client id exists.
+    async fn create_client(&self, client: &Client) -> Result<()>;
+    async fn get_client(&self, client_id: &str) -> Result<Option<Client>>;
+    /// Ordered by creation time, then id.
+    async fn list_clients(&self) -> Result<Vec<Client>>;
+    /// Returns whether a client was deleted.
+    async fn delete_client(&self, client_id: &str) -> Result<bool>;
+
+    // --- users ---------------------------------------------------------------------------
+    /// `Conflict` if the phone number (or sub) is taken.
+    async fn create_user(&self, user: &User) -> Result<()>;
+    /// All or nothing, in one transaction: `Conflict` naming the first taken phone number.
+    async fn import_users(&self, users: &[User]) -> Result<()>;
+    async fn get_user(&self, sub: i64) -> Result<Option<User>>;
+    async fn get_user_by_phone(&self, e164: &str) -> Result<Option<User>>;
+    /// Deletes the profile for good. Tokens already issued stay, and userinfo then answers 404.
+    async fn delete_user(&self, sub: i64) -> Result<bool>;
+    async fn set_user_status(&self, sub: i64, status: UserStatus) -> Result<bool>;
+
+    // --- authorization codes ---------------------------------------------------------------
+    async fn insert_code(&self, code: &AuthCode) -> Result<()>;
+    /// The code whatever its state (consumed or expired), or `None`.
+    async fn get_code(&self, hash: &TokenHash) -> Result<Option<AuthCode>>;
+    /// Marks the code consumed without issuing anything (a failed verifier burns it).
+    async fn burn_code(&self, hash: &TokenHash, now: i64) -> Result<()>;
+    /// Atomically: if the code exists, is unconsumed and `expires_at > now`, mark it consumed
+    /// and insert `tokens`, in one durable transaction.
+    async fn redeem_code(&self, hash: &TokenHash, now: i64, tokens: &IssuedTokens)
+        -> Result<Redemption>;
+
+    // --- tokens --------------------------------------------------------------------------
+    async fn get_access_token(&self, hash: &TokenHash) -> Result<Option<AccessToken>>;
+    async fn get_refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshToken>>;
+    /// Atomically: if the refresh token exists, is unused, unrevoked and `expires_at > now`,
+    /// mark it used and insert `tokens`, in one durable transaction.
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenHash,
+        now: i64,
+        tokens: &IssuedTokens,
+    ) -> Result<Rotation>;
+    /// Revokes every access and refresh token of the family.
+    async fn revoke_family(&self, family_id: &str) -> Result<()>;
+    /// Revokes one access token. Returns whether one was found.
+    async fn revoke_access_token(&self, hash: &TokenHash) -> Result<bool>;
+
+    // --- signing keys ----------------------------------------------------------------------
+    /// Newest first.
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
+    /// Adds `key` as the one current key. The previous current key stays, no longer current;
+    /// keys beyond the newest `keep` are deleted.
+    async fn add_signing_key(&self, key: &SigningKeyRecord, keep: usize) -> Result<()>;
+
+    // --- maintenance -----------------------------------------------------------------------
+    /// Deletes at most `batch` expired codes, access tokens and refresh tokens (each kind)
+    /// whose expiry is before `now`. Returns how many rows went.
+    async fn sweep_expired(&self, now: i64, batch: usize) -> Result<u64>;
+}

@@ -1,0 +1,577 @@
+//! The embedded SQLite backend.
+//!
+//! - One writer thread owns the only read-write connection and commits in groups (see
+//!   [`writer`]): a write method returns `Ok` only after its batch's `COMMIT` returned, and
+//!   with `synchronous=FULL` in WAL mode that commit is durable.
+//! - Reads run on a small pool of read-only connections in tokio's blocking pool; WAL lets
+//!   them proceed while the writer writes.
+//! - The schema is versioned with `PRAGMA user_version`; migrations live in
+//!   `migrations/sqlite/NNNN_name.sql` and are embedded in the binary.
+
+mod conn;
+mod error;
+mod migrations;
+mod reader;
+mod rows;
+mod writer;
+
+use self::error::{is_unique_violation, is_unique_violation_on, map_err, SqlResultExt};
+use self::reader::Readers;
+use self::rows::*;
+use self::writer::Writer;
+use crate::{Redemption, Result, Rotation, Store, StoreError};
+use async_trait::async_trait;
+use rusqlite::{params, Connection};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tcauth_core::model::{
+    AccessToken, AuthCode, Client, IssuedTokens, RefreshToken, SigningKeyRecord, User, UserStatus,
+};
+use tcauth_core::secret::TokenHash;
+
+/// Read-only connections in the pool.
+const READERS: usize = 4;
+
+/// The SQLite store. Cheap to clone: clones share one writer thread and one read pool. The
+/// writer thread stops (after finishing what is queued) when the last clone is dropped.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    // Field order matters on drop: the writer (thread joined) goes first.
+    writer: Writer,
+    readers: Arc<Readers>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// The schema version this build migrates databases to.
+    pub const SCHEMA_VERSION: u32 = migrations::LATEST;
+
+    /// Opens (creating if missing, file mode 0600 on unix, parent dir created) and migrates
+    /// to the latest version.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        let path = path.as_ref().to_path_buf();
+        conn::create_file(&path)?;
+        let mut wconn = conn::open(&path, conn::Role::Writer)?;
+        migrations::apply(&mut wconn)?;
+        let readers = Readers::open(path.clone(), READERS)?;
+        let writer = Writer::spawn(wconn)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path,
+                writer,
+                readers,
+            }),
+        })
+    }
+
+    /// Applies pending migrations only; returns (version_before, version_after).
+    pub fn migrate(path: impl AsRef<Path>) -> Result<(u32, u32)> {
+        let path = path.as_ref();
+        conn::create_file(path)?;
+        let mut c = conn::open(path, conn::Role::Writer)?;
+        migrations::apply(&mut c)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.inner.writer.call(f).await
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.inner.readers.call(f).await
+    }
+}
+
+// --- statements used by the writer -----------------------------------------------------------
+
+fn insert_user(conn: &Connection, u: &User) -> Result<()> {
+    let r = conn
+        .prepare_cached(concat!(
+            "INSERT INTO users (",
+            user_cols!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        ))
+        .db()?
+        .execute(user_params(u)?);
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation_on(&e, "users.sub") => Err(StoreError::Conflict(format!(
+            "user sub {} (phone number {}) is already taken",
+            u.sub, u.phone_e164
+        ))),
+        Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
+            "phone number {} is already registered",
+            u.phone_e164
+        ))),
+        Err(e) => Err(map_err(e)),
+    }
+}
+
+fn insert_access(conn: &Connection, t: &AccessToken) -> Result<()> {
+    conn.prepare_cached(concat!(
+        "INSERT INTO access_tokens (",
+        access_cols!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    ))
+    .db()?
+    .execute(access_params(t))
+    .db()?;
+    Ok(())
+}
+
+fn insert_refresh(conn: &Connection, t: &RefreshToken) -> Result<()> {
+    conn.prepare_cached(concat!(
+        "INSERT INTO refresh_tokens (",
+        refresh_cols!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+    ))
+    .db()?
+    .execute(refresh_params(t))
+    .db()?;
+    Ok(())
+}
+
+fn insert_tokens(conn: &Connection, tokens: &IssuedTokens) -> Result<()> {
+    insert_access(conn, &tokens.access)?;
+    if let Some(r) = &tokens.refresh {
+        insert_refresh(conn, r)?;
+    }
+    Ok(())
+}
+
+/// Runs one UPDATE/DELETE and returns how many rows it changed.
+fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
+    conn.prepare_cached(sql).db()?.execute(params).db()
+}
+
+fn clamp_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        if !self.inner.writer.is_running() {
+            return Err(StoreError::Unavailable(
+                "the SQLite writer thread has stopped".into(),
+            ));
+        }
+        self.read(|c| {
+            c.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+                .db()
+        })
+        .await
+    }
+
+    // --- clients ---------------------------------------------------------------------------
+
+    async fn create_client(&self, client: &Client) -> Result<()> {
+        let client = client.clone();
+        self.write(move |c| {
+            let r = c
+                .prepare_cached(concat!(
+                    "INSERT INTO clients (",
+                    client_cols!(),
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                ))
+                .db()?
+                .execute(client_params(&client)?);
+            match r {
+                Ok(_) => Ok(()),
+                Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
+                    "client id {} already exists",
+                    client.client_id
+                ))),
+                Err(e) => Err(map_err(e)),
+            }
+        })
+        .await
+    }
+
+    async fn get_client(&self, client_id: &str) -> Result<Option<Client>> {
+        let id = client_id.to_string();
+        self.read(move |c| {
+            query_opt(
+                c,
+                concat!(
+                    "SELECT ",
+                    client_cols!(),
+                    " FROM clients WHERE client_id = ?1"
+                ),
+                [id],
+                client_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn list_clients(&self) -> Result<Vec<Client>> {
+        self.read(|c| {
+            query_all(
+                c,
+                concat!(
+                    "SELECT ",
+                    client_cols!(),
+                    " FROM clients ORDER BY created_at, client_id"
+                ),
+                [],
+                client_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn delete_client(&self, client_id: &str) -> Result<bool> {
+        let id = client_id.to_string();
+        self.write(move |c| Ok(exec(c, "DELETE FROM clients WHERE client_id = ?1", [id])? > 0))
+            .await
+    }
+
+    // --- users -----------------------------------------------------------------------------
+
+    async fn create_user(&self, user: &User) -> Result<()> {
+        let user = user.clone();
+        self.write(move |c| insert_user(c, &user)).await
+    }
+
+    async fn import_users(&self, users: &[User]) -> Result<()> {
+        let users = users.to_vec();
+        // One command, so one savepoint: the first failure undoes every insert.
+        self.write(move |c| users.iter().try_for_each(|u| insert_user(c, u)))
+            .await
+    }
+
+    async fn get_user(&self, sub: i64) -> Result<Option<User>> {
+        self.read(move |c| {
+            query_opt(
+                c,
+                concat!("SELECT ", user_cols!(), " FROM users WHERE sub = ?1"),
+                [sub],
+                user_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn get_user_by_phone(&self, e164: &str) -> Result<Option<User>> {
+        let phone = e164.to_string();
+        self.read(move |c| {
+            query_opt(
+                c,
+                concat!("SELECT ", user_cols!(), " FROM users WHERE phone_e164 = ?1"),
+                [phone],
+                user_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn delete_user(&self, sub: i64) -> Result<bool> {
+        self.write(move |c| Ok(exec(c, "DELETE FROM users WHERE sub = ?1", [sub])? > 0))
+            .await
+    }
+
+    async fn set_user_status(&self, sub: i64, status: UserStatus) -> Result<bool> {
+        self.write(move |c| {
+            let n = exec(
+                c,
+                "UPDATE users SET status = ?1 WHERE sub = ?2",
+                params![status.as_str(), sub],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    // --- authorization codes ---------------------------------------------------------------
+
+    async fn insert_code(&self, code: &AuthCode) -> Result<()> {
+        let code = code.clone();
+        self.write(move |c| {
+            exec(
+                c,
+                concat!(
+                    "INSERT INTO auth_codes (",
+                    code_cols!(),
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                ),
+                code_params(&code),
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_code(&self, hash: &TokenHash) -> Result<Option<AuthCode>> {
+        let h = *hash;
+        self.read(move |c| {
+            query_opt(
+                c,
+                concat!("SELECT ", code_cols!(), " FROM auth_codes WHERE hash = ?1"),
+                [&h.0[..]],
+                code_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn burn_code(&self, hash: &TokenHash, now: i64) -> Result<()> {
+        let h = *hash;
+        self.write(move |c| {
+            exec(
+                c,
+                "UPDATE auth_codes SET consumed_at = ?1 WHERE hash = ?2 AND consumed_at IS NULL",
+                params![now, &h.0[..]],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn redeem_code(
+        &self,
+        hash: &TokenHash,
+        now: i64,
+        tokens: &IssuedTokens,
+    ) -> Result<Redemption> {
+        let h = *hash;
+        let tokens = tokens.clone();
+        self.write(move |c| {
+            let won = exec(
+                c,
+                "UPDATE auth_codes SET consumed_at = ?1 \
+                 WHERE hash = ?2 AND consumed_at IS NULL AND expires_at > ?1",
+                params![now, &h.0[..]],
+            )?;
+            if won == 1 {
+                insert_tokens(c, &tokens)?;
+                return Ok(Redemption::Redeemed);
+            }
+            let consumed: Option<Option<i64>> = query_opt(
+                c,
+                "SELECT consumed_at FROM auth_codes WHERE hash = ?1",
+                [&h.0[..]],
+                |r| r.get(0).db(),
+            )?;
+            Ok(match consumed {
+                Some(Some(_)) => Redemption::AlreadyConsumed,
+                _ => Redemption::NotFound,
+            })
+        })
+        .await
+    }
+
+    // --- tokens ----------------------------------------------------------------------------
+
+    async fn get_access_token(&self, hash: &TokenHash) -> Result<Option<AccessToken>> {
+        let h = *hash;
+        self.read(move |c| {
+            query_opt(
+                c,
+                concat!(
+                    "SELECT ",
+                    access_cols!(),
+                    " FROM access_tokens WHERE hash = ?1"
+                ),
+                [&h.0[..]],
+                access_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn get_refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshToken>> {
+        let h = *hash;
+        self.read(move |c| {
+            query_opt(
+                c,
+                concat!(
+                    "SELECT ",
+                    refresh_cols!(),
+                    " FROM refresh_tokens WHERE hash = ?1"
+                ),
+                [&h.0[..]],
+                refresh_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenHash,
+        now: i64,
+        tokens: &IssuedTokens,
+    ) -> Result<Rotation> {
+        let h = *old;
+        let tokens = tokens.clone();
+        self.write(move |c| {
+            let won = exec(
+                c,
+                "UPDATE refresh_tokens SET used_at = ?1 \
+                 WHERE hash = ?2 AND used_at IS NULL AND revoked = 0 AND expires_at > ?1",
+                params![now, &h.0[..]],
+            )?;
+            if won == 1 {
+                insert_tokens(c, &tokens)?;
+                return Ok(Rotation::Rotated);
+            }
+            let state: Option<(Option<i64>, bool)> = query_opt(
+                c,
+                "SELECT used_at, revoked FROM refresh_tokens WHERE hash = ?1",
+                [&h.0[..]],
+                |r| Ok((r.get(0).db()?, r.get(1).db()?)),
+            )?;
+            Ok(match state {
+                Some((used_at, revoked)) if used_at.is_some() || revoked => Rotation::AlreadyUsed,
+                _ => Rotation::NotFound,
+            })
+        })
+        .await
+    }
+
+    async fn revoke_family(&self, family_id: &str) -> Result<()> {
+        let family = family_id.to_string();
+        self.write(move |c| {
+            exec(
+                c,
+                "UPDATE access_tokens SET revoked = 1 WHERE family_id = ?1 AND revoked = 0",
+                [&family],
+            )?;
+            exec(
+                c,
+                "UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ?1 AND revoked = 0",
+                [&family],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn revoke_access_token(&self, hash: &TokenHash) -> Result<bool> {
+        let h = *hash;
+        self.write(move |c| {
+            let n = exec(
+                c,
+                "UPDATE access_tokens SET revoked = 1 WHERE hash = ?1",
+                [&h.0[..]],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    // --- signing keys ----------------------------------------------------------------------
+
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        self.read(|c| {
+            query_all(
+                c,
+                concat!(
+                    "SELECT ",
+                    key_cols!(),
+                    " FROM signing_keys ORDER BY created_at DESC, rowid DESC"
+                ),
+                [],
+                key_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn add_signing_key(&self, key: &SigningKeyRecord, keep: usize) -> Result<()> {
+        let key = key.clone();
+        // The new key always survives, whatever `keep` says.
+        let keep = clamp_i64(keep.max(1));
+        self.write(move |c| {
+            exec(
+                c,
+                "UPDATE signing_keys SET current = 0 WHERE current <> 0",
+                [],
+            )?;
+            let r = c
+                .prepare_cached(concat!(
+                    "INSERT INTO signing_keys (",
+                    key_cols!(),
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, 1)"
+                ))
+                .db()?
+                .execute(params![
+                    key.kid,
+                    key.private_key_sealed,
+                    key.public_n,
+                    key.public_e,
+                    key.created_at
+                ]);
+            match r {
+                Ok(_) => {}
+                Err(e) if is_unique_violation_on(&e, "signing_keys.kid") => {
+                    return Err(StoreError::Conflict(format!(
+                        "signing key {} already exists",
+                        key.kid
+                    )))
+                }
+                Err(e) => return Err(map_err(e)),
+            }
+            // The new key has the largest rowid, so on a created_at tie it counts as newest.
+            exec(
+                c,
+                "DELETE FROM signing_keys WHERE rowid NOT IN \
+                 (SELECT rowid FROM signing_keys \
+                  ORDER BY current DESC, created_at DESC, rowid DESC LIMIT ?1)",
+                [keep],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    // --- maintenance -----------------------------------------------------------------------
+
+    async fn sweep_expired(&self, now: i64, batch: usize) -> Result<u64> {
+        if batch == 0 {
+            return Ok(0);
+        }
+        let limit = clamp_i64(batch);
+        self.write(move |c| {
+            let mut total = 0u64;
+            for sql in [
+                "DELETE FROM auth_codes WHERE hash IN \
+                 (SELECT hash FROM auth_codes WHERE expires_at < ?1 LIMIT ?2)",
+                "DELETE FROM access_tokens WHERE hash IN \
+                 (SELECT hash FROM access_tokens WHERE expires_at < ?1 LIMIT ?2)",
+                "DELETE FROM refresh_tokens WHERE hash IN \
+                 (SELECT hash FROM refresh_tokens WHERE expires_at < ?1 LIMIT ?2)",
+            ] {
+                total += exec(c, sql, params![now, limit])? as u64;
+            }
+            Ok(total)
+        })
+        .await
+    }
+}

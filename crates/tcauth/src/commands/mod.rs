@@ -1,0 +1,36 @@
+//! One module per command group; each parses its own flags and does its work through the store.
+
+pub mod client;
+pub mod keys;
+pub mod serve;
+pub mod user;
+
+use crate::output::print_json;
+use crate::store::{Context, StoreArgs};
+use anyhow::Result;
+use clap::Args;
+
+/// `tcauth migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Print {"database","version","previous_version"} as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn migrate(args: MigrateArgs) -> Result<()> {
+    let ctx = Context::load(&args.store)?;
+    let (before, after) = ctx.migrate()?;
+    if args.json {
+        print_json(&serde_json::json!({
+            "database": ctx.database.to_string(),
+            "version": after,
+            "previous_version": before,
+        }))
+    } else {
+        println!("database at version {after} (was {before})");
+        Ok(())
+    }
+}

@@ -1,0 +1,313 @@
+//! `tcauth.toml`, and layering defaults → `tcauth.toml` → `TCAUTH_*` env → flags into
+//! [`Settings`]. Flags and env are resolved by clap (a flag beats its env var); this module
+//! puts the file under them and the defaults under the file.
+
+use crate::errors::usage;
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tcauth_core::model::RateLimit;
+use tcauth_server::{Secret, Settings};
+
+/// The config file read when `--config`/`TCAUTH_CONFIG` is not given, if it exists.
+pub const DEFAULT_CONFIG: &str = "tcauth.toml";
+/// Default data dir, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "./tcauth-data";
+/// Longest duration accepted in the file: ten years.
+const MAX_DURATION_SECS: u64 = 10 * 365 * 24 * 3600;
+
+/// What `tcauth.toml` may hold. Every key is optional; unknown keys are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub issuer: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub redis_url: Option<String>,
+    pub secret: Option<String>,
+    pub admin_token: Option<String>,
+    pub access_token_ttl: Option<u64>,
+    pub code_ttl: Option<u64>,
+    pub refresh_token_ttl: Option<u64>,
+    pub max_in_flight: Option<usize>,
+    pub store_timeout_ms: Option<u64>,
+    pub sweep_interval: Option<u64>,
+    pub sweep_batch: Option<usize>,
+    pub reload_interval: Option<u64>,
+    pub rate_limit: Option<RateLimitConfig>,
+    pub ip_rate_limit: Option<RateLimitConfig>,
+}
+
+/// `[rate_limit]` and `[ip_rate_limit]`; a missing key keeps its default.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub per_second: Option<u32>,
+    pub burst: Option<u32>,
+}
+
+impl FileConfig {
+    /// Reads `path` if given (it must exist), else `./tcauth.toml` if it exists, else nothing.
+    pub fn load(path: Option<&Path>) -> Result<(FileConfig, Option<PathBuf>)> {
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None if Path::new(DEFAULT_CONFIG).is_file() => PathBuf::from(DEFAULT_CONFIG),
+            None => return Ok((FileConfig::default(), None)),
+        };
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "cannot read config file {}; check --config / TCAUTH_CONFIG",
+                path.display()
+            )
+        })?;
+        let config = FileConfig::parse(&text)
+            .map_err(|e| usage(format!("config file {}: {e}", path.display())))?;
+        if config.secret.is_some() || config.admin_token.is_some() {
+            if let Ok(m) = std::fs::metadata(&path) {
+                let mode = m.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    tracing::warn!(
+                        "config file {} holds secrets but has mode {mode:04o}; run `chmod 600 {}`",
+                        path.display(),
+                        path.display()
+                    );
+                }
+            }
+        }
+        Ok((config, Some(path)))
+    }
+
+    /// Parses and checks the file's text. The error names the offending key.
+    pub fn parse(text: &str) -> Result<FileConfig, String> {
+        let c: FileConfig = toml::from_str(text).map_err(|e| e.to_string().trim().to_string())?;
+        for (key, v) in [
+            ("access_token_ttl", c.access_token_ttl),
+            ("code_ttl", c.code_ttl),
+            ("refresh_token_ttl", c.refresh_token_ttl),
+            ("sweep_interval", c.sweep_interval),
+            ("reload_interval", c.reload_interval),
+            ("store_timeout_ms", c.store_timeout_ms.map(|ms| ms / 1000)),
+        ] {
+            if v.is_some_and(|v| v > MAX_DURATION_SECS) {
+                return Err(format!(
+                    "{key}: must be at most {MAX_DURATION_SECS} seconds"
+                ));
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// The values `serve` takes from flags or env (already merged by clap).
+#[derive(Debug, Default)]
+pub struct ServeOverrides {
+    pub listen: Option<SocketAddr>,
+    pub issuer: Option<String>,
+}
+
+/// Builds and validates the server's settings.
+pub fn settings(
+    file: &FileConfig,
+    overrides: &ServeOverrides,
+    secret: Secret,
+    admin_token: Option<String>,
+) -> Result<Settings> {
+    let mut s = Settings::new(secret);
+    s.listen = match (overrides.listen, &file.listen) {
+        (Some(l), _) => l,
+        (None, Some(l)) => l.parse().map_err(|_| {
+            usage(format!(
+                "config file: listen: {l:?} is not an address like 127.0.0.1:8080"
+            ))
+        })?,
+        (None, None) => s.listen,
+    };
+    s.issuer = overrides
+        .issuer
+        .clone()
+        .or_else(|| file.issuer.clone())
+        .unwrap_or_else(|| format!("http://{}", s.listen));
+    s.admin_token = admin_token.map(|t| Secret(t.into_bytes()));
+    let secs = Duration::from_secs;
+    if let Some(v) = file.access_token_ttl {
+        s.access_token_ttl = secs(v);
+    }
+    if let Some(v) = file.code_ttl {
+        s.code_ttl = secs(v);
+    }
+    if let Some(v) = file.refresh_token_ttl {
+        s.refresh_token_ttl = secs(v);
+    }
+    if let Some(v) = file.max_in_flight {
+        s.max_in_flight = v;
+    }
+    if let Some(v) = file.store_timeout_ms {
+        s.store_timeout = Duration::from_millis(v);
+    }
+    if let Some(v) = file.sweep_interval {
+        s.sweep_interval = secs(v);
+    }
+    if let Some(v) = file.sweep_batch {
+        s.sweep_batch = v;
+    }
+    if let Some(v) = file.reload_interval {
+        s.reload_interval = secs(v);
+    }
+    s.client_rate_limit = layer_rate(s.client_rate_limit, file.rate_limit);
+    s.ip_rate_limit = layer_rate(s.ip_rate_limit, file.ip_rate_limit);
+    if s.sweep_interval.is_zero() || s.reload_interval.is_zero() {
+        return Err(usage(
+            "sweep_interval and reload_interval must be at least 1 second",
+        ));
+    }
+    s.validate().map_err(usage)?;
+    Ok(s)
+}
+
+fn layer_rate(default: RateLimit, file: Option<RateLimitConfig>) -> RateLimit {
+    let f = file.unwrap_or_default();
+    RateLimit {
+        per_second: f.per_second.unwrap_or(default.per_second),
+        burst: f.burst.unwrap_or(default.burst),
+    }
+}
+
+/// What `tcauth config example` prints: every setting with its default.
+pub const EXAMPLE: &str = r#"# tcauth.toml: configuration for tcauth.
+#
+# Layering: built-in defaults, then this file, then TCAUTH_* environment variables, then
+# command-line flags; later wins. tcauth reads ./tcauth.toml when it exists, or the file named
+# by --config / TCAUTH_CONFIG. Unknown keys are errors. Relative paths are relative to the
+# working directory. Durations are whole seconds unless the key says otherwise.
+# Log verbosity is not set here: use TCAUTH_LOG (e.g. "info", "debug", "tcauth_server=debug").
+
+# Address to listen on (TCAUTH_LISTEN, --listen).
+listen = "127.0.0.1:8080"
+
+# Public base URL: the `iss` of tokens and the base of discovery's URLs, without a trailing
+# slash (TCAUTH_ISSUER, --issuer). Default: "http://" followed by `listen`.
+# issuer = "https://auth.example.com"
+
+# Directory for the SQLite database (tcauth.db) and the generated secret
+# (TCAUTH_DATA_DIR, --data-dir). Created with mode 0700.
+data_dir = "./tcauth-data"
+
+# Database (TCAUTH_DATABASE_URL, --database-url): sqlite://PATH. PostgreSQL is not built yet.
+# Default: sqlite://<data_dir>/tcauth.db
+# database_url = "sqlite://./tcauth-data/tcauth.db"
+
+# Redis for shared rate limits across nodes (TCAUTH_REDIS_URL, --redis-url). Not built yet:
+# it is accepted and ignored.
+# redis_url = "redis://127.0.0.1:6379"
+
+# Server secret, at least 32 bytes (TCAUTH_SECRET): base64/base64url of at least 32 bytes,
+# or at least 32 characters of text. It keys every HMAC and seals the signing keys; changing
+# it makes the stored signing keys unusable. Default: generated on first start into
+# <data_dir>/secret (mode 0600) and reused. Prefer the environment or that file to this key.
+# secret = "<output of: openssl rand -base64 32>"
+
+# Bearer token for the admin API, at least 16 characters (TCAUTH_ADMIN_TOKEN).
+# Unset: the admin API is off and /admin answers 404.
+# admin_token = "<a long random string>"
+
+# Access token and id_token lifetime.
+access_token_ttl = 3600
+# Authorization code lifetime, 1-600.
+code_ttl = 60
+# Absolute lifetime of a refresh-token family (30 days); rotation never extends it.
+refresh_token_ttl = 2592000
+
+# Requests worked on at once; more are shed with 503.
+max_in_flight = 1024
+# How long a request waits for the store before answering 503, in milliseconds.
+store_timeout_ms = 2000
+# How often expired codes and tokens are deleted, and how many rows of each kind per round.
+sweep_interval = 60
+sweep_batch = 1000
+# How often signing keys and per-client rate limits are re-read from the store.
+reload_interval = 10
+
+# Default per-client token bucket at the token and revocation endpoints
+# (a client's own limit, set with `tcauth client create --rate-limit-*`, wins).
+[rate_limit]
+per_second = 100
+burst = 200
+
+# Token bucket per caller IP for requests without a client_id.
+[ip_rate_limit]
+per_second = 20
+burst = 40
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret() -> Secret {
+        Secret(vec![1; 32])
+    }
+
+    #[test]
+    fn example_parses_and_gives_the_defaults() {
+        let file = FileConfig::parse(EXAMPLE).unwrap();
+        let s = settings(&file, &ServeOverrides::default(), secret(), None).unwrap();
+        let d = Settings::new(secret());
+        assert_eq!(s.listen, d.listen);
+        assert_eq!(s.issuer, d.issuer);
+        assert_eq!(s.access_token_ttl, d.access_token_ttl);
+        assert_eq!(s.code_ttl, d.code_ttl);
+        assert_eq!(s.refresh_token_ttl, d.refresh_token_ttl);
+        assert_eq!(s.client_rate_limit, d.client_rate_limit);
+        assert_eq!(s.ip_rate_limit, d.ip_rate_limit);
+        assert_eq!(s.max_in_flight, d.max_in_flight);
+        assert_eq!(s.store_timeout, d.store_timeout);
+        assert_eq!(s.sweep_interval, d.sweep_interval);
+        assert_eq!(s.sweep_batch, d.sweep_batch);
+        assert_eq!(s.reload_interval, d.reload_interval);
+        assert_eq!(file.data_dir.as_deref(), Some(Path::new(DEFAULT_DATA_DIR)));
+    }
+
+    #[test]
+    fn layering() {
+        let file = FileConfig::parse(
+            "listen = \"127.0.0.1:9000\"\ncode_ttl = 30\n[rate_limit]\nburst = 7\n",
+        )
+        .unwrap();
+        let s = settings(&file, &ServeOverrides::default(), secret(), None).unwrap();
+        assert_eq!(s.listen.port(), 9000);
+        assert_eq!(s.issuer, "http://127.0.0.1:9000");
+        assert_eq!(s.code_ttl, Duration::from_secs(30));
+        assert_eq!(s.client_rate_limit.burst, 7);
+        assert_eq!(s.client_rate_limit.per_second, 100);
+        let flags = ServeOverrides {
+            listen: Some("127.0.0.1:9100".parse().unwrap()),
+            issuer: Some("https://id.example".into()),
+        };
+        let s = settings(&file, &flags, secret(), None).unwrap();
+        assert_eq!(s.listen.port(), 9100);
+        assert_eq!(s.issuer, "https://id.example");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = FileConfig::parse("lisen = \"x\"").unwrap_err();
+        assert!(e.contains("lisen"), "{e}");
+        let e = FileConfig::parse("[rate_limit]\nper_sec = 1").unwrap_err();
+        assert!(e.contains("per_sec"), "{e}");
+        let file = FileConfig::parse("code_ttl = 601").unwrap();
+        let e = settings(&file, &ServeOverrides::default(), secret(), None).unwrap_err();
+        assert!(e.to_string().contains("code_ttl"), "{e}");
+        let e = settings(
+            &FileConfig::default(),
+            &ServeOverrides::default(),
+            secret(),
+            Some("short".into()),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("admin token"), "{e}");
+    }
+}
