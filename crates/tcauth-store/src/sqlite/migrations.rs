@@ -66,7 +66,11 @@ pub(crate) fn apply(conn: &mut Connection) -> Result<(u32, u32), StoreError> {
             .db()
             .map_err(|e| with_context(e, &ctx))?;
         tx.commit().db().map_err(|e| with_context(e, &ctx))?;
-        tracing::info!(version = m.version, name = m.name, "applied SQLite migration");
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applied SQLite migration"
+        );
     }
     let after = user_version(conn)?;
     Ok((before, after))

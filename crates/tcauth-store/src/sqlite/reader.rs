@@ -65,6 +65,13 @@ impl Readers {
             r
         })
         .await
-        .map_err(|e| StoreError::Internal(format!("SQLite read task failed: {e}")))?
+        .map_err(|e| {
+            if e.is_cancelled() {
+                // The runtime is shutting down.
+                StoreError::Unavailable("SQLite read task cancelled".into())
+            } else {
+                StoreError::Internal(format!("SQLite read task failed: {e}"))
+            }
+        })?
     }
 }

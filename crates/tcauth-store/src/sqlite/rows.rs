@@ -6,8 +6,8 @@ use crate::StoreError;
 use rusqlite::types::Value;
 use rusqlite::{Connection, Params, Row};
 use tcauth_core::model::{
-    AccessToken, Address, AuthCode, Client, RateLimit, RefreshToken,
-    SigningKeyRecord, User, UserStatus,
+    AccessToken, Address, AuthCode, Client, RateLimit, RefreshToken, SigningKeyRecord, User,
+    UserStatus,
 };
 use tcauth_core::scope::ScopeSet;
 use tcauth_core::secret::TokenHash;
@@ -150,9 +150,9 @@ pub(crate) fn user_params(u: &User) -> Result<[Value; 12], StoreError> {
 pub(crate) fn user_from_row(row: &Row) -> Result<User, StoreError> {
     let address: Option<String> = row.get(9).db()?;
     let address = match address {
-        Some(s) => Some(
-            serde_json::from_str::<Address>(&s).map_err(|e| corrupt("user address", e))?,
-        ),
+        Some(s) => {
+            Some(serde_json::from_str::<Address>(&s).map_err(|e| corrupt("user address", e))?)
+        }
         None => None,
     };
     let status: String = row.get(10).db()?;

@@ -50,7 +50,9 @@ where
                 .map(|s| s.to_string())
                 .or_else(|| p.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            Err(StoreError::Internal(format!("store command panicked: {msg}")))
+            Err(StoreError::Internal(format!(
+                "store command panicked: {msg}"
+            )))
         });
         let ok = r.is_ok();
         self.out = Some(r);
@@ -244,8 +246,10 @@ mod tests {
         let (a, mut ra) = insert("a");
         // Writes, then fails: its write must not survive.
         let (b, mut rb) = job(|c: &Connection| -> Result<(), StoreError> {
-            c.execute("INSERT INTO t (k) VALUES ('b')", []).map_err(map_err)?;
-            c.execute("INSERT INTO t (k) VALUES ('a')", []).map_err(map_err)?;
+            c.execute("INSERT INTO t (k) VALUES ('b')", [])
+                .map_err(map_err)?;
+            c.execute("INSERT INTO t (k) VALUES ('a')", [])
+                .map_err(map_err)?;
             Ok(())
         });
         let (c, mut rc) = insert("c");
@@ -253,7 +257,10 @@ mod tests {
         run_batch(&conn, &mut batch);
         assert!(batch.is_empty());
         assert!(ra.try_recv().unwrap().is_ok());
-        assert!(matches!(rb.try_recv().unwrap(), Err(StoreError::Conflict(_))));
+        assert!(matches!(
+            rb.try_recv().unwrap(),
+            Err(StoreError::Conflict(_))
+        ));
         assert!(rc.try_recv().unwrap().is_ok());
         assert_eq!(keys(&conn), ["a", "c"]);
         assert!(conn.is_autocommit());
@@ -268,9 +275,18 @@ mod tests {
         let (c, mut rc) = insert("c");
         let mut batch = vec![a, b, c];
         run_batch(&conn, &mut batch);
-        assert!(matches!(ra.try_recv().unwrap(), Err(StoreError::Unavailable(_))));
-        assert!(matches!(rb.try_recv().unwrap(), Err(StoreError::Unavailable(_))));
-        assert!(matches!(rc.try_recv().unwrap(), Err(StoreError::Unavailable(_))));
+        assert!(matches!(
+            ra.try_recv().unwrap(),
+            Err(StoreError::Unavailable(_))
+        ));
+        assert!(matches!(
+            rb.try_recv().unwrap(),
+            Err(StoreError::Unavailable(_))
+        ));
+        assert!(matches!(
+            rc.try_recv().unwrap(),
+            Err(StoreError::Unavailable(_))
+        ));
         assert!(keys(&conn).is_empty());
         assert!(conn.is_autocommit());
     }
@@ -280,13 +296,16 @@ mod tests {
         let (_dir, conn) = db();
         let (a, mut ra) = insert("a");
         let (b, mut rb) = job(|c: &Connection| -> Result<(), StoreError> {
-            c.execute("INSERT INTO t (k) VALUES ('b')", []).map_err(map_err)?;
+            c.execute("INSERT INTO t (k) VALUES ('b')", [])
+                .map_err(map_err)?;
             panic!("boom")
         });
         let mut batch = vec![a, b];
         run_batch(&conn, &mut batch);
         assert!(ra.try_recv().unwrap().is_ok());
-        assert!(matches!(rb.try_recv().unwrap(), Err(StoreError::Internal(m)) if m.contains("boom")));
+        assert!(
+            matches!(rb.try_recv().unwrap(), Err(StoreError::Internal(m)) if m.contains("boom"))
+        );
         assert_eq!(keys(&conn), ["a"]);
     }
 
@@ -300,7 +319,10 @@ mod tests {
         let (a, mut ra) = insert("a");
         let mut batch = vec![a];
         run_batch(&conn, &mut batch);
-        assert!(matches!(ra.try_recv().unwrap(), Err(StoreError::Unavailable(_))));
+        assert!(matches!(
+            ra.try_recv().unwrap(),
+            Err(StoreError::Unavailable(_))
+        ));
         other.execute_batch("ROLLBACK").unwrap();
     }
 }
