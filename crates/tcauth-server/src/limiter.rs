@@ -12,6 +12,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// Most buckets kept; past this, callers without a bucket are limited by their IP instead.
 const MAX_BUCKETS: usize = 100_000;
 
+/// Longest client_id given a bucket of its own.
+const MAX_CLIENT_ID: usize = 128;
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
     Client(String),
@@ -56,11 +59,12 @@ impl Limiter {
         }
     }
 
-    /// Takes a token from the bucket of `client_id` (when given) or of `ip`.
+    /// Takes a token from the bucket of `client_id` (when given) or of `ip`. A client_id longer
+    /// than any real one counts against the IP, so junk cannot bloat the table.
     pub fn check(&self, client_id: Option<&str>, ip: IpAddr) -> Decision {
         let mut key = match client_id {
-            Some(id) => Key::Client(id.to_string()),
-            None => Key::Ip(ip),
+            Some(id) if id.len() <= MAX_CLIENT_ID => Key::Client(id.to_string()),
+            _ => Key::Ip(ip),
         };
         let now = self.now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());

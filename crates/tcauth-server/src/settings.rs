@@ -103,8 +103,21 @@ impl Settings {
                 return Err("the admin token must be at least 16 characters".into());
             }
         }
-        if self.max_in_flight == 0 || self.store_timeout.is_zero() || self.sweep_batch == 0 {
-            return Err("max_in_flight, store_timeout and sweep_batch must be positive".into());
+        if self.max_in_flight == 0
+            || self.store_timeout.is_zero()
+            || self.sweep_batch == 0
+            || self.sweep_interval.is_zero()
+            || self.reload_interval.is_zero()
+        {
+            return Err(
+                "max_in_flight, store_timeout, sweep_batch, sweep_interval and reload_interval \
+                 must be positive"
+                    .into(),
+            );
+        }
+        const TEN_YEARS: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+        if self.access_token_ttl > TEN_YEARS || self.refresh_token_ttl > TEN_YEARS {
+            return Err("token lifetimes must be at most 10 years".into());
         }
         for (name, rl) in [("rate_limit", self.client_rate_limit), ("ip_rate_limit", self.ip_rate_limit)] {
             if rl.per_second == 0 || rl.burst == 0 {

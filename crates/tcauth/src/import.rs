@@ -90,74 +90,13 @@ pub async fn run(ctx: &Context, args: ImportArgs) -> Result<()> {
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&data);
     let progress = !args.json && std::io::stderr().is_terminal();
     let store = ctx.open().await?;
+    let file = CsvFile {
+        shown: &shown,
+        data,
+        columns: header(data, &shown)?,
+    };
 
-    let mut reader = csv_reader(data);
-    let mut rec = csv::ByteRecord::new();
-    if !reader.read_byte_record(&mut rec)? {
-        return Err(usage(format!(
-            "{shown} is empty; its first line must name the columns, e.g. phone_number,given_name"
-        )));
-    }
-    let columns = parse_header(&rec).map_err(|m| usage(format!("{shown} line 1: {m}")))?;
-
-    // Pass 1: check every row.
-    let bar = progress_bar(
-        progress,
-        data.len() as u64,
-        "checking  [{bar:40}] {bytes}/{total_bytes}",
-    );
-    let mut good: Vec<bool> = Vec::new();
-    let mut seen: HashMap<u64, u64> = HashMap::new();
-    let mut problems = Problems::default();
-    let checked_at = now();
-    while reader.read_byte_record(&mut rec)? {
-        if good.len() == MAX_ROWS {
-            return Err(usage(format!(
-                "{shown} has more than {MAX_ROWS} rows; split it into smaller files"
-            )));
-        }
-        let line = line_of(&rec);
-        bar.set_position(rec.position().map_or(0, |p| p.byte()));
-        let ok = match check_row(&columns, &rec, checked_at) {
-            Err(m) => {
-                problems.add(line, m);
-                false
-            }
-            Ok(user) => {
-                let e164 = &user.phone_e164;
-                let key = phone_key(e164);
-                if let Some(first) = key.and_then(|k| seen.get(&k).copied()) {
-                    problems.add(
-                        line,
-                        format!("phone_number: {e164} is also on line {first}"),
-                    );
-                    false
-                } else {
-                    if let Some(k) = key {
-                        seen.insert(k, line);
-                    }
-                    match store.get_user_by_phone(e164).await {
-                        Ok(None) => true,
-                        Ok(Some(u)) => {
-                            problems.add(
-                                line,
-                                format!(
-                                    "phone_number: {e164} is already registered to user {}",
-                                    u.sub
-                                ),
-                            );
-                            false
-                        }
-                        Err(e) => return Err(store_error(e).context("cannot check phone numbers")),
-                    }
-                }
-            }
-        };
-        good.push(ok);
-    }
-    bar.finish_and_clear();
-    drop(seen);
-
+    let (good, problems) = check(store.as_ref(), &file, progress).await?;
     if problems.count > 0 && !args.skip_invalid {
         if args.json {
             print_json(&summary(0, &problems, 0))?;
@@ -171,16 +110,123 @@ pub async fn run(ctx: &Context, args: ImportArgs) -> Result<()> {
             if problems.count == 1 { "" } else { "s" }
         ));
     }
+    let imported = insert_good(store.as_ref(), &file, &good, progress).await?;
 
-    // Pass 2: build the good rows again and insert them.
+    if args.json {
+        return print_json(&summary(imported, &problems, problems.count));
+    }
+    problems.print();
+    println!(
+        "imported {imported} user{}, skipped {} invalid row{}",
+        if imported == 1 { "" } else { "s" },
+        problems.count,
+        if problems.count == 1 { "" } else { "s" }
+    );
+    Ok(())
+}
+
+/// The file in memory, and the index in [`COLUMNS`] of each of its columns.
+struct CsvFile<'a> {
+    shown: &'a str,
+    data: &'a [u8],
+    columns: Vec<usize>,
+}
+
+impl CsvFile<'_> {
+    /// A reader positioned after the header.
+    fn rows(&self) -> Result<csv::Reader<&[u8]>> {
+        let mut reader = csv_reader(self.data);
+        reader.read_byte_record(&mut csv::ByteRecord::new())?;
+        Ok(reader)
+    }
+}
+
+fn header(data: &[u8], shown: &str) -> Result<Vec<usize>> {
+    let mut rec = csv::ByteRecord::new();
+    if !csv_reader(data).read_byte_record(&mut rec)? {
+        return Err(usage(format!(
+            "{shown} is empty; its first line must name the columns, e.g. phone_number,given_name"
+        )));
+    }
+    parse_header(&rec).map_err(|m| usage(format!("{shown} line 1: {m}")))
+}
+
+/// Pass 1: checks every row. Returns a flag per row (true: good) and the problems.
+async fn check(
+    store: &dyn Store,
+    file: &CsvFile<'_>,
+    progress: bool,
+) -> Result<(Vec<bool>, Problems)> {
+    let template = "checking  [{bar:40}] {bytes}/{total_bytes}";
+    let bar = progress_bar(progress, file.data.len() as u64, template);
+    let mut good: Vec<bool> = Vec::new();
+    let mut seen: HashMap<u64, u64> = HashMap::new();
+    let mut problems = Problems::default();
+    let now = now();
+    let mut reader = file.rows()?;
+    let mut rec = csv::ByteRecord::new();
+    while reader.read_byte_record(&mut rec)? {
+        if good.len() == MAX_ROWS {
+            return Err(usage(format!(
+                "{} has more than {MAX_ROWS} rows; split it into smaller files",
+                file.shown
+            )));
+        }
+        let line = line_of(&rec);
+        bar.set_position(rec.position().map_or(0, |p| p.byte()));
+        let user = match check_row(&file.columns, &rec, now) {
+            Ok(user) => user,
+            Err(m) => {
+                problems.add(line, m);
+                good.push(false);
+                continue;
+            }
+        };
+        let e164 = &user.phone_e164;
+        let key = phone_key(e164);
+        if let Some(first) = key.and_then(|k| seen.get(&k).copied()) {
+            problems.add(
+                line,
+                format!("phone_number: {e164} is also on line {first}"),
+            );
+            good.push(false);
+            continue;
+        }
+        if let Some(k) = key {
+            seen.insert(k, line);
+        }
+        match store.get_user_by_phone(e164).await {
+            Ok(None) => good.push(true),
+            Ok(Some(u)) => {
+                let m = format!(
+                    "phone_number: {e164} is already registered to user {}",
+                    u.sub
+                );
+                problems.add(line, m);
+                good.push(false);
+            }
+            Err(e) => return Err(store_error(e).context("cannot check phone numbers")),
+        }
+    }
+    bar.finish_and_clear();
+    Ok((good, problems))
+}
+
+/// Pass 2: builds the good rows again and inserts them in batches. Returns how many.
+async fn insert_good(
+    store: &dyn Store,
+    file: &CsvFile<'_>,
+    good: &[bool],
+    progress: bool,
+) -> Result<usize> {
     let total = good.iter().filter(|g| **g).count();
     let bar = progress_bar(
         progress,
         total as u64,
         "importing [{bar:40}] {pos}/{len} users",
     );
-    let mut reader = csv_reader(data);
-    reader.read_byte_record(&mut rec)?; // the header
+    let mut reader = file.rows()?;
+    let mut rec = csv::ByteRecord::new();
     let mut batch: Vec<User> = Vec::with_capacity(BATCH);
     let mut batch_line = 0;
     let mut imported = 0;
@@ -195,32 +241,22 @@ pub async fn run(ctx: &Context, args: ImportArgs) -> Result<()> {
         if batch.is_empty() {
             batch_line = line_of(&rec);
         }
-        let row = row_fields(&columns, &rec).map_err(|m| anyhow!("{shown} changed: {m}"))?;
-        let user = new_user(row)
-            .validate(new_sub(), created_at)
-            .map_err(|e| anyhow!("{shown} line {}: {e}", line_of(&rec)))?;
+        let line = line_of(&rec);
+        let user = row_fields(&file.columns, &rec)
+            .map(new_user)
+            .and_then(|u| u.validate(new_sub(), created_at).map_err(|e| e.to_string()))
+            .map_err(|m| anyhow!("{} line {line}: {m}", file.shown))?;
         batch.push(user);
         if batch.len() == BATCH {
-            imported += insert(store.as_ref(), &mut batch, batch_line, imported).await?;
+            imported += insert(store, &mut batch, batch_line, imported).await?;
             bar.set_position(imported as u64);
         }
     }
     if !batch.is_empty() {
-        imported += insert(store.as_ref(), &mut batch, batch_line, imported).await?;
+        imported += insert(store, &mut batch, batch_line, imported).await?;
     }
     bar.finish_and_clear();
-
-    if args.json {
-        return print_json(&summary(imported, &problems, problems.count));
-    }
-    problems.print();
-    println!(
-        "imported {imported} user{}, skipped {} invalid row{}",
-        if imported == 1 { "" } else { "s" },
-        problems.count,
-        if problems.count == 1 { "" } else { "s" }
-    );
-    Ok(())
+    Ok(imported)
 }
 
 fn summary(imported: usize, problems: &Problems, skipped: usize) -> serde_json::Value {

@@ -15,7 +15,7 @@ pub const DB_FILE: &str = "tcauth.db";
 
 /// Where the configuration and the data live. Global: accepted before or after a subcommand.
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Store options")]
+#[command(next_help_heading = "Configuration and store")]
 pub struct StoreArgs {
     /// Configuration file [default: ./tcauth.toml when it exists]
     #[arg(long, env = "TCAUTH_CONFIG", value_name = "FILE", global = true)]

@@ -13,11 +13,11 @@ use clap::Args;
 /// `tcauth migrate`.
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    #[command(flatten)]
-    pub store: StoreArgs,
     /// Print {"database","version","previous_version"} as JSON
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 pub fn migrate(args: MigrateArgs) -> Result<()> {

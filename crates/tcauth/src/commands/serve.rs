@@ -9,9 +9,6 @@ use std::net::SocketAddr;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    #[command(flatten)]
-    pub store: StoreArgs,
-
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, env = "TCAUTH_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
@@ -28,6 +25,9 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub redis_url: Option<String>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
