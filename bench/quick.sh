@@ -33,6 +33,7 @@ CHALLENGE=$(printf %s "$VERIFIER" | openssl dgst -sha256 -binary | base64 | tr '
 mint() { curl -sf $BASE/admin/v1/authorizations -H "$A" -H "$J" -d "{\"client_id\":\"$CID\",\"sub\":\"$SUB\",\"scopes\":[$1],\"code_challenge\":\"$CHALLENGE\",\"code_challenge_method\":\"S256\"}" | jq -r .code; }
 
 TOKEN=$(curl -sf $BASE/v1/token -d "grant_type=authorization_code&client_id=$CID&code=$(mint '"openid","phone"')&code_verifier=$VERIFIER" | jq -r .access_token)
+[ -n "$TOKEN" ] && [ "$TOKEN" != null ] || { echo "could not obtain an access token" >&2; exit 1; }
 
 echo "minting codes for $((2 * SECS))s (scope phone, no openid)…" >&2
 export CODES_FILE="$DATA/codes.txt" CID SUB CHALLENGE VERIFIER ADMIN_TOKEN SCOPES='"phone"'
@@ -42,5 +43,6 @@ echo "$(wc -l < "$CODES_FILE") codes minted" >&2
 run() { echo "== $1"; shift; wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "$@" | grep -E "Requests/sec|Non-2xx|50%|99%|Socket errors"; }
 run "exchange without openid (distinct codes)" -s bench/exchange.lua $BASE
 run "GET /healthz (HTTP ceiling)" $BASE/healthz
-ACCESS_TOKEN=$TOKEN run "GET /v1/userinfo" -s bench/userinfo.lua $BASE
+export ACCESS_TOKEN=$TOKEN
+run "GET /v1/userinfo" -s bench/userinfo.lua $BASE/v1/userinfo
 echo "peak RSS: $(grep VmHWM /proc/$PID/status | awk '{print $2, $3}')"
