@@ -1,6 +1,6 @@
 //! `grant_type=authorization_code` with PKCE S256 (CONTRACT.md §1, rows 10–12).
 
-use super::issue::{self, Grant, IdTokenClaims};
+use super::issue::{self, Grant};
 use super::TokenResponse;
 use crate::state::AppState;
 use tcauth_core::model::{Client, UserStatus};
@@ -67,41 +67,30 @@ pub async fn exchange(
             now + app.settings.refresh_token_ttl.as_secs() as i64,
         )
     });
-    let minted = issue::mint(
-        app,
-        &Grant {
-            family_id: &code.family_id,
-            client_id: &client.client_id,
-            sub: code.sub,
-            scopes: code.scopes,
-            refresh,
-        },
-        now,
-    );
+    let grant = Grant {
+        family_id: &code.family_id,
+        client_id: &client.client_id,
+        sub: code.sub,
+        scopes: code.scopes,
+        refresh,
+    };
+    let minted = issue::mint(app, &grant, now);
 
     // Sign before committing so a signing failure leaves the code unredeemed.
-    let id_token = if issue::wants_id_token(code.scopes) {
-        Some(
-            issue::sign_id_token(
-                app,
-                IdTokenClaims {
-                    iss: app.settings.issuer.clone(),
-                    sub: code.sub.to_string(),
-                    aud: client.client_id.clone(),
-                    iat: now,
-                    exp: now + app.settings.access_token_ttl.as_secs() as i64,
-                    auth_time: code.auth_time,
-                    at_hash: issue::at_hash(&minted.access_token),
-                    nonce: code.nonce.clone(),
-                },
-            )
-            .await?,
-        )
-    } else {
-        None
-    };
+    let id_token = issue::id_token_for(
+        app,
+        &grant,
+        code.auth_time,
+        code.nonce.clone(),
+        &minted.access_token,
+        now,
+    )
+    .await?;
 
-    match app.db(app.store.redeem_code(&hash, now, &minted.records)).await? {
+    match app
+        .db(app.store.redeem_code(&hash, now, &minted.records))
+        .await?
+    {
         Redemption::Redeemed => {}
         Redemption::AlreadyConsumed => {
             // Lost a race with another redemption of the same code: that is a replay too.

@@ -38,7 +38,11 @@ pub struct Grant<'a> {
     /// Scopes of the access token.
     pub scopes: ScopeSet,
     /// Scopes the refresh token carries (the original grant's), when one is issued.
-    pub refresh: Option<(ScopeSet, i64 /* auth_time */, i64 /* family expiry */)>,
+    pub refresh: Option<(
+        ScopeSet,
+        i64, /* auth_time */
+        i64, /* family expiry */
+    )>,
 }
 
 pub fn mint(app: &AppState, g: &Grant<'_>, now: i64) -> Minted {
@@ -80,13 +84,13 @@ pub fn mint(app: &AppState, g: &Grant<'_>, now: i64) -> Minted {
 }
 
 /// `at_hash`: base64url of the left half of SHA-256 of the access token (OIDC Core §3.1.3.6).
-pub fn at_hash(access_token: &str) -> String {
+fn at_hash(access_token: &str) -> String {
     let d = digest::digest(&digest::SHA256, access_token.as_bytes());
     URL_SAFE_NO_PAD.encode(&d.as_ref()[..16])
 }
 
 /// Signs an id_token off the async runtime's threads (RSA signing is CPU-bound).
-pub async fn sign_id_token(app: &AppState, claims: IdTokenClaims) -> Result<String, TokenError> {
+async fn sign_id_token(app: &AppState, claims: IdTokenClaims) -> Result<String, TokenError> {
     let keys = app.keys.get();
     let jwt = tokio::task::spawn_blocking(move || {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
@@ -100,17 +104,37 @@ pub async fn sign_id_token(app: &AppState, claims: IdTokenClaims) -> Result<Stri
     Ok(jwt)
 }
 
+/// The `id_token` that goes with a new access token, when the scopes include `openid`.
+pub async fn id_token_for(
+    app: &AppState,
+    g: &Grant<'_>,
+    auth_time: i64,
+    nonce: Option<String>,
+    access_token: &str,
+    now: i64,
+) -> Result<Option<String>, TokenError> {
+    if !g.scopes.contains(Scope::Openid) {
+        return Ok(None);
+    }
+    let claims = IdTokenClaims {
+        iss: app.settings.issuer.clone(),
+        sub: g.sub.to_string(),
+        aud: g.client_id.to_string(),
+        iat: now,
+        exp: now + app.settings.access_token_ttl.as_secs() as i64,
+        auth_time,
+        at_hash: at_hash(access_token),
+        nonce,
+    };
+    sign_id_token(app, claims).await.map(Some)
+}
+
 /// Counts what a committed grant issued.
 pub fn count(app: &AppState, m: &Minted) {
     app.metrics.access_tokens.fetch_add(1, Relaxed);
     if m.refresh_token.is_some() {
         app.metrics.refresh_tokens.fetch_add(1, Relaxed);
     }
-}
-
-/// Whether an id_token goes with these scopes.
-pub fn wants_id_token(scopes: ScopeSet) -> bool {
-    scopes.contains(Scope::Openid)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! Every use returns a new refresh token and retires the old one. Any second use of a retired
 //! token — a replay or a concurrent double submit alike — revokes the whole family.
 
-use super::issue::{self, Grant, IdTokenClaims};
+use super::issue::{self, Grant};
 use super::TokenResponse;
 use crate::state::AppState;
 use tcauth_core::model::{Client, UserStatus};
@@ -56,38 +56,17 @@ pub async fn exchange(
         }
     };
 
-    let minted = issue::mint(
-        app,
-        &Grant {
-            family_id: &rt.family_id,
-            client_id: &client.client_id,
-            sub: rt.sub,
-            scopes,
-            refresh: Some((rt.scopes, rt.auth_time, rt.expires_at)),
-        },
-        now,
-    );
-    let id_token = if issue::wants_id_token(scopes) {
-        Some(
-            issue::sign_id_token(
-                app,
-                IdTokenClaims {
-                    iss: app.settings.issuer.clone(),
-                    sub: rt.sub.to_string(),
-                    aud: client.client_id.clone(),
-                    iat: now,
-                    exp: now + app.settings.access_token_ttl.as_secs() as i64,
-                    auth_time: rt.auth_time,
-                    at_hash: issue::at_hash(&minted.access_token),
-                    // OIDC Core §12.2: a refreshed id_token carries no nonce.
-                    nonce: None,
-                },
-            )
-            .await?,
-        )
-    } else {
-        None
+    let grant = Grant {
+        family_id: &rt.family_id,
+        client_id: &client.client_id,
+        sub: rt.sub,
+        scopes,
+        refresh: Some((rt.scopes, rt.auth_time, rt.expires_at)),
     };
+    let minted = issue::mint(app, &grant, now);
+    // OIDC Core §12.2: a refreshed id_token keeps auth_time and carries no nonce.
+    let id_token =
+        issue::id_token_for(app, &grant, rt.auth_time, None, &minted.access_token, now).await?;
 
     match app
         .db(app.store.rotate_refresh_token(&hash, now, &minted.records))
