@@ -7,12 +7,13 @@
 pub mod claims;
 pub mod error;
 pub mod model;
+pub mod otp;
 pub mod phone;
 pub mod pkce;
 pub mod ratelimit;
 pub mod scope;
-pub mod validate;
 pub mod secret;
+pub mod validate;
 
 pub use error::TokenError;
 pub use scope::{Scope, ScopeSet};

@@ -48,6 +48,8 @@ pub struct Client {
     pub grant_types: Vec<GrantType>,
     pub rate_limit: Option<RateLimit>,
     pub created_at: UnixTime,
+    /// How the consent page looks for this app; `None`: the defaults.
+    pub branding: Option<Branding>,
 }
 
 impl Client {
@@ -189,4 +191,181 @@ pub struct SigningKeyRecord {
     pub created_at: UnixTime,
     /// Exactly one key is current: it signs. The others are published only.
     pub current: bool,
+}
+
+/// What a one-time code is for; the SMS gateway is told (`"login"` or `"verification"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OtpPurpose {
+    /// Signing in through the browser pages (CONTRACT.md §5).
+    Login,
+    /// The phone-verification API (CONTRACT.md §6).
+    Verification,
+}
+
+impl OtpPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OtpPurpose::Login => "login",
+            OtpPurpose::Verification => "verification",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "login" => Some(OtpPurpose::Login),
+            "verification" => Some(OtpPurpose::Verification),
+            _ => None,
+        }
+    }
+}
+
+/// A one-time code sent to a number, as stored: the code only as its keyed MAC
+/// ([`crate::otp::mac`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtpChallenge {
+    /// 128 random bits as 32 hex digits: the API's `verificationId`.
+    pub id: String,
+    pub purpose: OtpPurpose,
+    /// E.164, e.g. `+919876543210`.
+    pub phone_e164: String,
+    /// ISO 3166 alpha-2 region of the number.
+    pub phone_country: String,
+    /// Who may check the code: the client_id for the API; the hex SHA-256 of the browser
+    /// session id for the pages ([`crate::otp::session_binding`]).
+    pub binding: String,
+    /// HMAC-SHA256 of the code bound to `id` and `phone_e164`.
+    pub code_mac: [u8; 32],
+    /// Wrong tries left; at 0 the code is burnt.
+    pub attempts_left: u8,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+    /// Set once, when the right code was presented (or the challenge was withdrawn).
+    pub consumed_at: Option<UnixTime>,
+}
+
+/// The single-use token the verification API returns (`accessToken`), as stored: its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerificationToken {
+    pub hash: TokenHash,
+    /// The client that verified the number; only it may read the number back.
+    pub client_id: String,
+    pub phone_e164: String,
+    pub phone_country: String,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+    /// Set when it was read back (phoneNumberDetail).
+    pub used_at: Option<UnixTime>,
+}
+
+/// How an app's consent page looks: the options the Truecaller SDK offers apps. Every field
+/// has a default, so an app without branding gets "Login to <app>" and `Allow` / `Deny`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Branding {
+    pub heading: Heading,
+    pub button_text: ButtonText,
+    /// `#RRGGBB`; `None`: the page's own colour.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub button_color: Option<String>,
+    pub button_shape: ButtonShape,
+    /// https URLs shown under the buttons.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub privacy_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terms_url: Option<String>,
+}
+
+/// The consent page's heading, before the app's name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Heading {
+    #[default]
+    LoginTo,
+    SignUpWith,
+    ProceedWith,
+    ContinueWith,
+}
+
+impl Heading {
+    pub const ALL: [Heading; 4] = [
+        Heading::LoginTo,
+        Heading::SignUpWith,
+        Heading::ProceedWith,
+        Heading::ContinueWith,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Heading::LoginTo => "login_to",
+            Heading::SignUpWith => "sign_up_with",
+            Heading::ProceedWith => "proceed_with",
+            Heading::ContinueWith => "continue_with",
+        }
+    }
+
+    /// The words shown before the app's name.
+    pub fn words(self) -> &'static str {
+        match self {
+            Heading::LoginTo => "Login to",
+            Heading::SignUpWith => "Sign up with",
+            Heading::ProceedWith => "Proceed with",
+            Heading::ContinueWith => "Continue with",
+        }
+    }
+}
+
+/// The label of the consent button (the other one always says `Deny`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ButtonText {
+    Continue,
+    Proceed,
+    Accept,
+    #[default]
+    Allow,
+}
+
+impl ButtonText {
+    pub const ALL: [ButtonText; 4] = [
+        ButtonText::Continue,
+        ButtonText::Proceed,
+        ButtonText::Accept,
+        ButtonText::Allow,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ButtonText::Continue => "continue",
+            ButtonText::Proceed => "proceed",
+            ButtonText::Accept => "accept",
+            ButtonText::Allow => "allow",
+        }
+    }
+
+    pub fn words(self) -> &'static str {
+        match self {
+            ButtonText::Continue => "Continue",
+            ButtonText::Proceed => "Proceed",
+            ButtonText::Accept => "Accept",
+            ButtonText::Allow => "Allow",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ButtonShape {
+    #[default]
+    Rounded,
+    Rectangle,
+}
+
+impl ButtonShape {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ButtonShape::Rounded => "rounded",
+            ButtonShape::Rectangle => "rectangle",
+        }
+    }
 }

@@ -67,6 +67,30 @@ pub fn e164_digits(e164: &str) -> &str {
     e164.trim_start_matches('+')
 }
 
+/// `+919876543210` → `+91 98765 43210` (international format, for showing to a person).
+/// Anything unparseable is returned as is.
+pub fn display(e164: &str) -> String {
+    match phonenumber::parse(None, e164) {
+        Ok(n) => n.format().mode(Mode::International).to_string(),
+        Err(_) => e164.to_string(),
+    }
+}
+
+/// Whether `country` is an ISO 3166 alpha-2 region the phone-number data knows (`IN`, `US`…).
+pub fn is_known_country(country: &str) -> bool {
+    country.len() == 2
+        && country.bytes().all(|b| b.is_ascii_uppercase())
+        && country.parse::<phonenumber::country::Id>().is_ok()
+}
+
+/// The country calling code of a region (`IN` → 91), when known.
+pub fn calling_code(country: &str) -> Option<u16> {
+    let id = country.parse::<phonenumber::country::Id>().ok()?;
+    phonenumber::metadata::DATABASE
+        .by_id(id.as_ref())
+        .map(|m| m.country_code())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +118,16 @@ mod tests {
             Err(PhoneError::UnknownCountry(_))
         ));
         assert_eq!(parse(&"1".repeat(100), None), Err(PhoneError::Unparseable));
+    }
+
+    #[test]
+    fn display_and_countries() {
+        assert_eq!(display("+919876543210"), "+91 98765 43210");
+        assert_eq!(display("junk"), "junk");
+        assert!(is_known_country("IN") && is_known_country("US"));
+        assert!(!is_known_country("in") && !is_known_country("XX") && !is_known_country("IND"));
+        assert_eq!(calling_code("IN"), Some(91));
+        assert_eq!(calling_code("GB"), Some(44));
+        assert_eq!(calling_code("XX"), None);
     }
 }

@@ -7,8 +7,7 @@ use ring::digest;
 /// (the ABNF of both `code_verifier` and `code_challenge`).
 pub fn is_well_formed(s: &str) -> bool {
     (43..=128).contains(&s.len())
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
@@ -20,7 +19,8 @@ pub fn s256_challenge(verifier: &str) -> String {
 /// Checks a verifier against a stored S256 challenge, in constant time.
 /// A malformed verifier never matches.
 pub fn verify(verifier: &str, challenge: &str) -> bool {
-    is_well_formed(verifier) && crate::secret::ct_eq(s256_challenge(verifier).as_bytes(), challenge.as_bytes())
+    is_well_formed(verifier)
+        && crate::secret::ct_eq(s256_challenge(verifier).as_bytes(), challenge.as_bytes())
 }
 
 #[cfg(test)]

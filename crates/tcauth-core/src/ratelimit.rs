@@ -12,7 +12,9 @@ pub struct Bucket {
 pub enum Decision {
     Allow,
     /// Whole seconds (≥ 1) until a request would be admitted.
-    Deny { retry_after: u64 },
+    Deny {
+        retry_after: u64,
+    },
 }
 
 impl Bucket {

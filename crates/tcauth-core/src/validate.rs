@@ -1,7 +1,10 @@
 //! Validation of what operators send (admin API, CLI, CSV import) into records.
 //! Each error names the offending field, so every front end can report it as is.
 
-use crate::model::{Address, Client, GrantType, RateLimit, User, UserStatus, UnixTime};
+use crate::model::{
+    Address, Branding, ButtonShape, ButtonText, Client, GrantType, Heading, RateLimit, UnixTime,
+    User, UserStatus,
+};
 use crate::phone;
 use crate::scope::ScopeSet;
 use serde::Deserialize;
@@ -39,6 +42,8 @@ pub struct NewClient {
     pub grant_types: Vec<String>,
     #[serde(default)]
     pub rate_limit: Option<RateLimit>,
+    #[serde(default)]
+    pub branding: Option<NewBranding>,
 }
 
 impl NewClient {
@@ -84,7 +89,10 @@ impl NewClient {
             }
         }
         if grant_types.is_empty() {
-            return Err(FieldError::new("grant_types", "must list at least one grant type"));
+            return Err(FieldError::new(
+                "grant_types",
+                "must list at least one grant type",
+            ));
         }
         if let Some(rl) = self.rate_limit {
             if rl.per_second == 0 || rl.per_second > MAX_RATE {
@@ -94,9 +102,19 @@ impl NewClient {
                 ));
             }
             if rl.burst == 0 || rl.burst > MAX_RATE {
-                return Err(FieldError::new("rate_limit.burst", format!("must be 1–{MAX_RATE}")));
+                return Err(FieldError::new(
+                    "rate_limit.burst",
+                    format!("must be 1–{MAX_RATE}"),
+                ));
             }
         }
+        let branding = match self.branding {
+            Some(b) => Some(
+                b.validate()
+                    .map_err(|e| FieldError::new(format!("branding.{}", e.field), e.message))?,
+            ),
+            None => None,
+        };
         Ok(Client {
             client_id,
             name,
@@ -105,6 +123,7 @@ impl NewClient {
             grant_types,
             rate_limit: self.rate_limit,
             created_at: now,
+            branding,
         })
     }
 }
@@ -138,9 +157,11 @@ pub fn check_redirect_uri(u: &str) -> Result<(), String> {
         }
         "http" => {
             let host = rest.trim_start_matches("//");
-            let loopback = ["127.0.0.1", "localhost", "[::1]"]
-                .iter()
-                .any(|h| host == *h || host.starts_with(&format!("{h}:")) || host.starts_with(&format!("{h}/")));
+            let loopback = ["127.0.0.1", "localhost", "[::1]"].iter().any(|h| {
+                host == *h
+                    || host.starts_with(&format!("{h}:"))
+                    || host.starts_with(&format!("{h}/"))
+            });
             if !rest.starts_with("//") || !loopback {
                 return Err("http is allowed only for loopback hosts; use https".into());
             }
@@ -186,7 +207,10 @@ impl NewUser {
                 !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
             }) && e.matches('@').count() == 1;
             if !ok {
-                return Err(FieldError::new("email", "must be an address like name@example.com"));
+                return Err(FieldError::new(
+                    "email",
+                    "must be an address like name@example.com",
+                ));
             }
         }
         let picture = opt_text("picture", self.picture, MAX_URI)?;
@@ -226,6 +250,112 @@ impl NewUser {
     }
 }
 
+/// An app's consent-page branding as an operator sends it (admin API, CLI). Absent fields
+/// take their defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewBranding {
+    #[serde(default)]
+    pub heading: Option<String>,
+    #[serde(default)]
+    pub button_text: Option<String>,
+    #[serde(default)]
+    pub button_color: Option<String>,
+    #[serde(default)]
+    pub button_shape: Option<String>,
+    #[serde(default)]
+    pub privacy_url: Option<String>,
+    #[serde(default)]
+    pub terms_url: Option<String>,
+}
+
+impl NewBranding {
+    /// Checks every field: known heading, button text and shape; colour `#RRGGBB` (stored in
+    /// lower case); links https URLs.
+    pub fn validate(self) -> Result<Branding, FieldError> {
+        fn pick<T: Copy>(
+            field: &str,
+            v: Option<String>,
+            all: &[T],
+            name: impl Fn(T) -> &'static str,
+        ) -> Result<Option<T>, FieldError> {
+            let Some(v) = v else { return Ok(None) };
+            all.iter()
+                .copied()
+                .find(|t| name(*t) == v)
+                .map(Some)
+                .ok_or_else(|| {
+                    let names: Vec<_> = all.iter().map(|t| name(*t)).collect();
+                    FieldError::new(field, format!("must be one of {}", names.join(", ")))
+                })
+        }
+        let heading = pick("heading", self.heading, &Heading::ALL, Heading::as_str)?;
+        let button_text = pick(
+            "button_text",
+            self.button_text,
+            &ButtonText::ALL,
+            ButtonText::as_str,
+        )?;
+        let button_shape = pick(
+            "button_shape",
+            self.button_shape,
+            &[ButtonShape::Rounded, ButtonShape::Rectangle],
+            ButtonShape::as_str,
+        )?;
+        let button_color = match self.button_color {
+            None => None,
+            Some(c) => {
+                let ok = c.len() == 7
+                    && c.starts_with('#')
+                    && c[1..].bytes().all(|b| b.is_ascii_hexdigit());
+                if !ok {
+                    return Err(FieldError::new(
+                        "button_color",
+                        "must be a hex colour like #1A73E8",
+                    ));
+                }
+                Some(c.to_ascii_lowercase())
+            }
+        };
+        let url = |field: &str, v: Option<String>| -> Result<Option<String>, FieldError> {
+            match v {
+                None => Ok(None),
+                Some(u) => check_https_url(&u)
+                    .map(|()| Some(u))
+                    .map_err(|m| FieldError::new(field, m)),
+            }
+        };
+        Ok(Branding {
+            heading: heading.unwrap_or_default(),
+            button_text: button_text.unwrap_or_default(),
+            button_color,
+            button_shape: button_shape.unwrap_or_default(),
+            privacy_url: url("privacy_url", self.privacy_url)?,
+            terms_url: url("terms_url", self.terms_url)?,
+        })
+    }
+}
+
+/// An https URL with a host, without white space or characters that need escaping in HTML.
+pub fn check_https_url(u: &str) -> Result<(), String> {
+    if u.len() > MAX_URI {
+        return Err(format!("must be at most {MAX_URI} characters"));
+    }
+    let Some(rest) = u.strip_prefix("https://") else {
+        return Err("must be an https URL, e.g. https://app.example/privacy".into());
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || host.contains('@') {
+        return Err("must name a host, without user information".into());
+    }
+    if u.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>' | '\\' | '`'))
+    {
+        return Err("must not contain white space, quotes or angle brackets".into());
+    }
+    Ok(())
+}
+
 /// Empty or blank text counts as absent.
 fn opt_text(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, FieldError> {
     let Some(v) = v else { return Ok(None) };
@@ -234,10 +364,16 @@ fn opt_text(field: &str, v: Option<String>, max: usize) -> Result<Option<String>
         return Ok(None);
     }
     if v.chars().count() > max {
-        return Err(FieldError::new(field, format!("must be at most {max} characters")));
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if v.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "must not contain control characters"));
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(Some(v))
 }
@@ -279,6 +415,7 @@ mod tests {
             scopes: vec!["openid".into(), "phone".into()],
             grant_types: vec!["authorization_code".into()],
             rate_limit: None,
+            branding: None,
         }
     }
 
@@ -292,8 +429,14 @@ mod tests {
     #[test]
     fn client_errors_name_the_field() {
         let mut c = client();
-        c.redirect_uris = vec!["https://ok.example/cb".into(), "http://evil.example/".into()];
-        assert_eq!(c.validate("id".into(), 0).unwrap_err().field, "redirect_uris[1]");
+        c.redirect_uris = vec![
+            "https://ok.example/cb".into(),
+            "http://evil.example/".into(),
+        ];
+        assert_eq!(
+            c.validate("id".into(), 0).unwrap_err().field,
+            "redirect_uris[1]"
+        );
         let mut c = client();
         c.scopes = vec!["root".into()];
         assert_eq!(c.validate("id".into(), 0).unwrap_err().field, "scopes");
@@ -345,10 +488,88 @@ mod tests {
     }
 
     #[test]
+    fn branding() {
+        let b = NewBranding::default().validate().unwrap();
+        assert_eq!(b, Branding::default());
+        assert_eq!(b.heading.words(), "Login to");
+        assert_eq!(b.button_text.words(), "Allow");
+        let b = NewBranding {
+            heading: Some("sign_up_with".into()),
+            button_text: Some("accept".into()),
+            button_color: Some("#1A73E8".into()),
+            button_shape: Some("rectangle".into()),
+            privacy_url: Some("https://shop.example/privacy".into()),
+            terms_url: Some("https://shop.example/terms?v=2".into()),
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(b.heading, Heading::SignUpWith);
+        assert_eq!(b.button_text, ButtonText::Accept);
+        assert_eq!(b.button_color.as_deref(), Some("#1a73e8"));
+        assert_eq!(b.button_shape, ButtonShape::Rectangle);
+        let field = |nb: NewBranding| nb.validate().unwrap_err().field;
+        let nb = |f: fn(&mut NewBranding)| {
+            let mut b = NewBranding::default();
+            f(&mut b);
+            b
+        };
+        assert_eq!(field(nb(|b| b.heading = Some("hello".into()))), "heading");
+        assert_eq!(
+            field(nb(|b| b.button_text = Some("Allow".into()))),
+            "button_text"
+        );
+        assert_eq!(
+            field(nb(|b| b.button_shape = Some("round".into()))),
+            "button_shape"
+        );
+        assert_eq!(
+            field(nb(|b| b.button_color = Some(String::new()))),
+            "button_color"
+        );
+        for c in [
+            "1a73e8",
+            "#1a73e",
+            "#1a73e8f",
+            "#gggggg",
+            "red",
+            "#1a73e8;x",
+        ] {
+            let b = NewBranding {
+                button_color: Some(c.into()),
+                ..NewBranding::default()
+            };
+            assert_eq!(field(b), "button_color", "{c}");
+        }
+        for u in [
+            "http://shop.example/p",
+            "https://",
+            "https:///p",
+            "javascript:alert(1)",
+            "https://shop.example/a b",
+            "https://shop.example/\"><script>",
+            "https://user@evil.example/",
+        ] {
+            let b = NewBranding {
+                privacy_url: Some(u.into()),
+                ..NewBranding::default()
+            };
+            assert_eq!(field(b), "privacy_url", "{u}");
+        }
+        // Serialised form (the admin API and the store): defaults spelled out, absent links left out.
+        let json = serde_json::to_value(Branding::default()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"heading":"login_to","button_text":"allow","button_shape":"rounded"})
+        );
+    }
+
+    #[test]
     fn ids() {
         let id = new_client_id();
         assert_eq!(id.len(), 24);
-        assert!(id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        assert!(id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
         assert!(new_sub() > 0 && new_sub() < (1 << 53));
     }
 }

@@ -12,6 +12,8 @@ pub struct ApiError {
     pub body: Value,
     pub retry_after: Option<u64>,
     pub www_authenticate: Option<&'static str>,
+    /// Close the connection after answering (the body was left unread).
+    pub close: bool,
 }
 
 impl ApiError {
@@ -21,6 +23,7 @@ impl ApiError {
             body,
             retry_after: None,
             www_authenticate: None,
+            close: false,
         }
     }
 
@@ -32,12 +35,17 @@ impl ApiError {
         )
     }
 
+    /// Row 1. The rest of the body is not read, so the connection cannot be reused: say so, or
+    /// a pooling client sends its next request into a closed socket.
     pub fn too_large() -> Self {
-        ApiError::oauth(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request",
-            "Request body too large",
-        )
+        ApiError {
+            close: true,
+            ..ApiError::oauth(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                "Request body too large",
+            )
+        }
     }
 
     pub fn bad_request(description: &str) -> Self {
@@ -90,7 +98,10 @@ impl From<TokenError> for ApiError {
                 ApiError::oauth(
                     S::BAD_REQUEST,
                     "unsupported_grant_type",
-                    &format!("Grant type {} not supported", crate::form::printable(&v, 64)),
+                    &format!(
+                        "Grant type {} not supported",
+                        crate::form::printable(&v, 64)
+                    ),
                 )
             }
             TokenError::InvalidClient => ApiError::invalid_client(),
@@ -133,6 +144,9 @@ impl IntoResponse for ApiError {
         if let Some(w) = self.www_authenticate {
             h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(w));
         }
+        if self.close {
+            h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         resp
     }
 }
@@ -142,7 +156,10 @@ pub fn json_response<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T)
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     (
         status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         bytes,
     )
         .into_response()

@@ -11,7 +11,10 @@ pub struct Form(Vec<(String, String)>);
 impl Form {
     /// The value of `name`, or `None` when absent.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The value of `name` when present and non-empty.
@@ -82,7 +85,10 @@ fn decode(s: &[u8]) -> Result<String, String> {
             b'+' => bytes.push(b' '),
             b'%' => {
                 let hex = |b: u8| (b as char).to_digit(16);
-                match (s.get(i + 1).and_then(|b| hex(*b)), s.get(i + 2).and_then(|b| hex(*b))) {
+                match (
+                    s.get(i + 1).and_then(|b| hex(*b)),
+                    s.get(i + 2).and_then(|b| hex(*b)),
+                ) {
                     (Some(h), Some(l)) => bytes.push((h * 16 + l) as u8),
                     _ => return Err("Malformed percent-encoding in request body".into()),
                 }
@@ -124,8 +130,14 @@ mod tests {
             parse(b"a=1&a=2").unwrap_err(),
             "Parameter a appears more than once"
         );
-        assert_eq!(parse(b"a=%FF").unwrap_err(), "Request body is not valid UTF-8");
-        assert_eq!(parse(b"a=\xff").unwrap_err(), "Request body is not valid UTF-8");
+        assert_eq!(
+            parse(b"a=%FF").unwrap_err(),
+            "Request body is not valid UTF-8"
+        );
+        assert_eq!(
+            parse(b"a=\xff").unwrap_err(),
+            "Request body is not valid UTF-8"
+        );
         assert_eq!(
             parse(b"a=%G1").unwrap_err(),
             "Malformed percent-encoding in request body"
@@ -140,9 +152,19 @@ mod tests {
     fn content_types() {
         let mut h = HeaderMap::new();
         assert!(check_content_type(&h).is_err());
-        h.insert("content-type", "application/x-www-form-urlencoded; charset=UTF-8".parse().unwrap());
+        h.insert(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=UTF-8"
+                .parse()
+                .unwrap(),
+        );
         assert!(check_content_type(&h).is_ok());
-        h.insert("content-type", "application/x-www-form-urlencoded;charset=latin1".parse().unwrap());
+        h.insert(
+            "content-type",
+            "application/x-www-form-urlencoded;charset=latin1"
+                .parse()
+                .unwrap(),
+        );
         assert!(check_content_type(&h).is_err());
         h.insert("content-type", "application/json".parse().unwrap());
         assert!(check_content_type(&h).is_err());

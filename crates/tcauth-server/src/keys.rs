@@ -24,7 +24,9 @@ pub const KEYS_KEPT: usize = 3;
 pub enum KeyError {
     #[error("could not generate an RSA key: {0}")]
     Generate(String),
-    #[error("signing key {0} cannot be opened with this server secret; was TCAUTH_SECRET changed?")]
+    #[error(
+        "signing key {0} cannot be opened with this server secret; was TCAUTH_SECRET changed?"
+    )]
     Unseal(String),
     #[error("the store has no signing key")]
     NoKey,
@@ -57,7 +59,8 @@ fn unseal(secret: &Secret, kid: &str, sealed: &[u8]) -> Result<Vec<u8>, KeyError
         return Err(KeyError::Unseal(kid.to_string()));
     }
     let (nonce, ct) = sealed.split_at(12);
-    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| KeyError::Unseal(kid.into()))?;
+    let nonce =
+        Nonce::try_assume_unique_for_key(nonce).map_err(|_| KeyError::Unseal(kid.into()))?;
     let mut buf = ct.to_vec();
     let plain = sealing_key(secret)
         .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buf)
@@ -116,7 +119,11 @@ pub struct KeySet {
 
 impl KeySet {
     fn from_records(secret: &Secret, recs: &[SigningKeyRecord]) -> Result<KeySet, KeyError> {
-        let current = recs.iter().find(|r| r.current).or(recs.first()).ok_or(KeyError::NoKey)?;
+        let current = recs
+            .iter()
+            .find(|r| r.current)
+            .or(recs.first())
+            .ok_or(KeyError::NoKey)?;
         let der = unseal(secret, &current.kid, &current.private_key_sealed)?;
         let keys: Vec<Value> = recs
             .iter()
@@ -136,7 +143,10 @@ impl KeySet {
 /// What identifies a set of keys: the current kid, then every kid.
 fn fingerprint(recs: &[SigningKeyRecord]) -> Vec<String> {
     let current = recs.iter().find(|r| r.current).map(|r| r.kid.clone());
-    current.into_iter().chain(recs.iter().map(|r| r.kid.clone())).collect()
+    current
+        .into_iter()
+        .chain(recs.iter().map(|r| r.kid.clone()))
+        .collect()
 }
 
 /// The current [`KeySet`], swapped atomically when the store's keys change.
@@ -164,7 +174,10 @@ impl KeyRing {
     }
 
     pub fn get(&self) -> Arc<KeySet> {
-        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Re-reads the keys; swaps them in only when the set changed.

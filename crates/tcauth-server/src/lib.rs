@@ -14,9 +14,12 @@ pub mod limiter;
 pub mod metrics;
 pub mod oauth;
 pub mod ops;
+pub mod otp;
+pub mod pages;
 pub mod routes;
 pub mod settings;
 pub mod state;
+pub mod verification;
 
 pub use settings::{Secret, Settings};
 
@@ -55,6 +58,7 @@ pub async fn build(settings: Settings, store: Arc<dyn Store>) -> Result<App, Ser
         settings.ip_rate_limit,
         settings.max_in_flight,
     );
+    let otp = otp::OtpService::new(&settings).map_err(ServeError::Settings)?;
     let app = Arc::new(AppState {
         discovery: oauth::discovery::document(&settings.issuer),
         settings,
@@ -62,6 +66,7 @@ pub async fn build(settings: Settings, store: Arc<dyn Store>) -> Result<App, Ser
         keys,
         limiter,
         metrics: metrics::Metrics::default(),
+        otp,
     });
     reload(&app).await;
     Ok(app)
@@ -115,6 +120,7 @@ async fn background(app: App) {
             _ = sweep.tick() => {
                 sweep_once(&app).await;
                 app.limiter.prune();
+                app.otp.limits.prune();
             }
             _ = reload_tick.tick() => reload(&app).await,
         }

@@ -129,13 +129,29 @@ mod tests {
 
     #[test]
     fn client_override_and_ip_bucket() {
-        let l = Limiter::new(RateLimit { per_second: 1, burst: 2 }, RateLimit { per_second: 1, burst: 1 }, 2);
+        let l = Limiter::new(
+            RateLimit {
+                per_second: 1,
+                burst: 2,
+            },
+            RateLimit {
+                per_second: 1,
+                burst: 1,
+            },
+            2,
+        );
         assert_eq!(l.check(Some("a"), IP), Decision::Allow);
         assert_eq!(l.check(Some("a"), IP), Decision::Allow);
         assert!(matches!(l.check(Some("a"), IP), Decision::Deny { .. }));
         assert_eq!(l.check(None, IP), Decision::Allow);
         assert!(matches!(l.check(None, IP), Decision::Deny { .. }));
-        l.set_override("a", Some(RateLimit { per_second: 1, burst: 5 }));
+        l.set_override(
+            "a",
+            Some(RateLimit {
+                per_second: 1,
+                burst: 5,
+            }),
+        );
         for _ in 0..5 {
             assert_eq!(l.check(Some("a"), IP), Decision::Allow);
         }
@@ -144,7 +160,17 @@ mod tests {
 
     #[test]
     fn in_flight_bound() {
-        let l = Limiter::new(RateLimit { per_second: 1, burst: 1 }, RateLimit { per_second: 1, burst: 1 }, 1);
+        let l = Limiter::new(
+            RateLimit {
+                per_second: 1,
+                burst: 1,
+            },
+            RateLimit {
+                per_second: 1,
+                burst: 1,
+            },
+            1,
+        );
         let p = l.try_enter();
         assert!(p.is_some());
         assert!(l.try_enter().is_none());

@@ -58,7 +58,12 @@ impl Metrics {
         let mut s = String::with_capacity(4096);
         s.push_str("# HELP tcauth_http_requests_total HTTP requests by endpoint and status.\n");
         s.push_str("# TYPE tcauth_http_requests_total counter\n");
-        for ((ep, st), n) in self.requests.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for ((ep, st), n) in self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             let _ = writeln!(
                 s,
                 "tcauth_http_requests_total{{endpoint=\"{ep}\",status=\"{st}\"}} {n}"
@@ -66,7 +71,12 @@ impl Metrics {
         }
         s.push_str("# HELP tcauth_http_request_duration_seconds Time to answer, by endpoint.\n");
         s.push_str("# TYPE tcauth_http_request_duration_seconds histogram\n");
-        for (ep, h) in self.latency.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for (ep, h) in self
+            .latency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             for (i, le) in BUCKETS.iter().enumerate() {
                 let _ = writeln!(
                     s,
@@ -105,8 +115,14 @@ impl Metrics {
         }
         s.push_str("# HELP tcauth_rate_limited_total Requests answered 429.\n");
         s.push_str("# TYPE tcauth_rate_limited_total counter\n");
-        let _ = writeln!(s, "tcauth_rate_limited_total {}", self.rate_limited.load(Relaxed));
-        s.push_str("# HELP tcauth_shed_total Requests shed with 503 because too many were in flight.\n");
+        let _ = writeln!(
+            s,
+            "tcauth_rate_limited_total {}",
+            self.rate_limited.load(Relaxed)
+        );
+        s.push_str(
+            "# HELP tcauth_shed_total Requests shed with 503 because too many were in flight.\n",
+        );
         s.push_str("# TYPE tcauth_shed_total counter\n");
         let _ = writeln!(s, "tcauth_shed_total {}", self.shed.load(Relaxed));
         s
@@ -125,8 +141,12 @@ mod tests {
         Metrics::inc(&m.shed);
         let s = m.render();
         assert!(s.contains("tcauth_http_requests_total{endpoint=\"/v1/token\",status=\"200\"} 2\n"));
-        assert!(s.contains("tcauth_http_request_duration_seconds_bucket{endpoint=\"/v1/token\",le=\"0.005\"} 1\n"));
-        assert!(s.contains("tcauth_http_request_duration_seconds_bucket{endpoint=\"/v1/token\",le=\"+Inf\"} 2\n"));
+        assert!(s.contains(
+            "tcauth_http_request_duration_seconds_bucket{endpoint=\"/v1/token\",le=\"0.005\"} 1\n"
+        ));
+        assert!(s.contains(
+            "tcauth_http_request_duration_seconds_bucket{endpoint=\"/v1/token\",le=\"+Inf\"} 2\n"
+        ));
         assert!(s.contains("tcauth_shed_total 1\n"));
     }
 }

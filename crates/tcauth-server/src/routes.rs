@@ -1,23 +1,30 @@
 //! The one table of paths.
 
 use crate::state::App;
-use crate::{admin, oauth, ops};
+use crate::{admin, oauth, ops, pages, verification};
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{any, get, post};
+use axum::response::Response;
+use axum::routing::{any, get, post, put};
 use axum::Router;
 use std::time::Instant;
 
 pub fn router(app: App) -> Router {
     let admin = Router::new()
-        .route("/admin/v1/clients", post(admin::clients::create).get(admin::clients::list))
+        .route(
+            "/admin/v1/clients",
+            post(admin::clients::create).get(admin::clients::list),
+        )
         .route(
             "/admin/v1/clients/{client_id}",
             get(admin::clients::show).delete(admin::clients::delete),
+        )
+        .route(
+            "/admin/v1/clients/{client_id}/branding",
+            put(admin::clients::set_branding).delete(admin::clients::clear_branding),
         )
         .route("/admin/v1/users", post(admin::users::create))
         .route(
@@ -26,10 +33,41 @@ pub fn router(app: App) -> Router {
         )
         .route("/admin/v1/users/{sub}/block", post(admin::users::block))
         .route("/admin/v1/users/{sub}/unblock", post(admin::users::unblock))
-        .route("/admin/v1/authorizations", post(admin::authorizations::create))
+        .route(
+            "/admin/v1/authorizations",
+            post(admin::authorizations::create),
+        )
         .route("/admin", get(admin::fallback))
         .route("/admin/{*rest}", any(admin::fallback))
         .route_layer(middleware::from_fn_with_state(app.clone(), admin::guard));
+
+    // `/v1/auth` and the sign-in pages; every response gets the pages' security headers.
+    let pages = Router::new()
+        .route(
+            "/v1/auth",
+            get(pages::authorize::get).post(pages::authorize::post),
+        )
+        .route(
+            "/v1/auth/phone",
+            get(pages::phone::show).post(pages::phone::submit),
+        )
+        .route(
+            "/v1/auth/code",
+            get(pages::code::show).post(pages::code::submit),
+        )
+        .route("/v1/auth/code/resend", post(pages::code::resend))
+        .route(
+            "/v1/auth/name",
+            get(pages::name::show).post(pages::name::submit),
+        )
+        .route(
+            "/v1/auth/consent",
+            get(pages::consent::show).post(pages::consent::submit),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            app.clone(),
+            pages::security::headers,
+        ));
 
     Router::new()
         .route(
@@ -49,17 +87,34 @@ pub fn router(app: App) -> Router {
             get(oauth::discovery::configuration),
         )
         .route(oauth::discovery::JWKS_PATH, get(oauth::discovery::jwks))
+        .route(
+            "/v1/otp/client/verification/request",
+            post(verification::request::handle).fallback(verification::post_only),
+        )
+        .route(
+            "/v1/otp/client/verification/verify",
+            post(verification::verify::handle).fallback(verification::post_only),
+        )
+        // The token is in the path: the request log shows only this template.
+        .route(
+            "/v1/otp/client/installation/phoneNumberDetail/{access_token}",
+            get(verification::detail::handle).fallback(verification::get_only),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .merge(admin)
+        .merge(pages)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), observe))
         .with_state(app)
 }
 
 async fn not_found() -> Response {
-    crate::error::json_response(StatusCode::NOT_FOUND, &serde_json::json!({"error": "not_found"}))
+    crate::error::json_response(
+        StatusCode::NOT_FOUND,
+        &serde_json::json!({"error": "not_found"}),
+    )
 }
 
 async fn method_not_allowed() -> Response {

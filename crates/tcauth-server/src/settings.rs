@@ -16,6 +16,51 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Where one-time codes go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OtpSenderConfig {
+    /// Written to the server log at WARN: for development only (the default).
+    Log,
+    /// POSTed as signed JSON to an SMS gateway (`TCAUTH_OTP_WEBHOOK_URL`,
+    /// `TCAUTH_OTP_WEBHOOK_SECRET`; CONTRACT.md §5).
+    Webhook { url: String, secret: Secret },
+}
+
+/// At most `max` sends per `period` (a sliding window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendWindow {
+    pub max: u32,
+    pub period: Duration,
+}
+
+/// Limits on sending one-time codes, against SMS pumping (checklist O7–O9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OtpSendLimits {
+    /// Wait between two codes to one number. Default 30 s; zero turns it off.
+    pub resend_cooldown: Duration,
+    /// Per number. Default 5 per 10 minutes.
+    pub per_number: SendWindow,
+    /// Per caller IP (IPv6: per /64). Default 10 per hour.
+    pub per_ip: SendWindow,
+    /// Per country of the number. Default 200 per hour.
+    pub per_country: SendWindow,
+}
+
+impl Default for OtpSendLimits {
+    fn default() -> Self {
+        let w = |max, secs| SendWindow {
+            max,
+            period: Duration::from_secs(secs),
+        };
+        OtpSendLimits {
+            resend_cooldown: Duration::from_secs(30),
+            per_number: w(5, 600),
+            per_ip: w(10, 3600),
+            per_country: w(200, 3600),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Where to listen. Default `127.0.0.1:8080`.
@@ -46,6 +91,15 @@ pub struct Settings {
     pub sweep_batch: usize,
     /// How often signing keys and per-client limits are re-read from the store. Default 10 s.
     pub reload_interval: Duration,
+    /// Where one-time codes are sent. Default: the log (development only).
+    pub otp_sender: OtpSenderConfig,
+    /// Lifetime of a one-time code. Default 300 s, at most 600 s.
+    pub otp_ttl: Duration,
+    /// Send limits for one-time codes.
+    pub otp_send_limits: OtpSendLimits,
+    /// Country preselected on the sign-in page's phone-number form (ISO 3166 alpha-2).
+    /// Default `IN`.
+    pub default_country: String,
 }
 
 pub const MAX_CODE_TTL: Duration = Duration::from_secs(600);
@@ -75,6 +129,10 @@ impl Settings {
             sweep_interval: Duration::from_secs(60),
             sweep_batch: 1000,
             reload_interval: Duration::from_secs(10),
+            otp_sender: OtpSenderConfig::Log,
+            otp_ttl: Duration::from_secs(tcauth_core::otp::DEFAULT_TTL_SECS),
+            otp_send_limits: OtpSendLimits::default(),
+            default_country: "IN".into(),
         }
     }
 
@@ -119,9 +177,63 @@ impl Settings {
         if self.access_token_ttl > TEN_YEARS || self.refresh_token_ttl > TEN_YEARS {
             return Err("token lifetimes must be at most 10 years".into());
         }
-        for (name, rl) in [("rate_limit", self.client_rate_limit), ("ip_rate_limit", self.ip_rate_limit)] {
+        for (name, rl) in [
+            ("rate_limit", self.client_rate_limit),
+            ("ip_rate_limit", self.ip_rate_limit),
+        ] {
             if rl.per_second == 0 || rl.burst == 0 {
                 return Err(format!("{name} per_second and burst must be positive"));
+            }
+        }
+        if !tcauth_core::phone::is_known_country(&self.default_country) {
+            return Err(format!(
+                "default_country {:?} must be an upper-case ISO 3166 alpha-2 code such as IN",
+                self.default_country
+            ));
+        }
+        self.validate_otp()
+    }
+
+    fn validate_otp(&self) -> Result<(), String> {
+        let max_ttl = tcauth_core::otp::MAX_TTL_SECS;
+        if self.otp_ttl.is_zero() || self.otp_ttl > Duration::from_secs(max_ttl) {
+            return Err(format!("otp_ttl must be 1–{max_ttl} seconds"));
+        }
+        const DAY: Duration = Duration::from_secs(24 * 3600);
+        let l = &self.otp_send_limits;
+        if l.resend_cooldown > DAY {
+            return Err("otp_resend_cooldown must be at most one day".into());
+        }
+        for (name, w) in [
+            ("otp_sends_per_number", l.per_number),
+            ("otp_sends_per_ip", l.per_ip),
+            ("otp_sends_per_country", l.per_country),
+        ] {
+            if w.max == 0 || w.period < Duration::from_secs(1) || w.period > DAY {
+                return Err(format!(
+                    "{name} must allow at least one send, over a period of 1 s to one day"
+                ));
+            }
+        }
+        if let OtpSenderConfig::Webhook { url, secret } = &self.otp_sender {
+            let rest = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"));
+            if rest.is_none_or(|r| r.is_empty() || r.starts_with('/'))
+                || url.chars().any(|c| c.is_whitespace() || c.is_control())
+                || url.contains('#')
+            {
+                return Err(format!(
+                    "TCAUTH_OTP_WEBHOOK_URL {:?} must be an http(s) URL without a fragment",
+                    url.chars().take(200).collect::<String>()
+                ));
+            }
+            if secret.0.len() < 16 {
+                return Err(
+                    "TCAUTH_OTP_WEBHOOK_SECRET must be set, at least 16 bytes, when \
+                     TCAUTH_OTP_WEBHOOK_URL is"
+                        .into(),
+                );
             }
         }
         Ok(())

@@ -3,6 +3,7 @@
 use crate::keys::KeyRing;
 use crate::limiter::Limiter;
 use crate::metrics::Metrics;
+use crate::otp::OtpService;
 use crate::settings::Settings;
 use serde_json::Value;
 use std::future::Future;
@@ -15,6 +16,8 @@ pub struct AppState {
     pub keys: KeyRing,
     pub limiter: Limiter,
     pub metrics: Metrics,
+    /// One-time codes: sender, send limits, MAC key.
+    pub otp: OtpService,
     /// Discovery document, built once.
     pub discovery: Value,
 }
@@ -59,7 +62,10 @@ impl AppState {
                 e
             }),
             Err(_) => {
-                tracing::warn!(timeout_ms = self.settings.store_timeout.as_millis() as u64, "store call timed out");
+                tracing::warn!(
+                    timeout_ms = self.settings.store_timeout.as_millis() as u64,
+                    "store call timed out"
+                );
                 Err(DbError::Unavailable("timed out".into()))
             }
         }

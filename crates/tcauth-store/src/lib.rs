@@ -5,13 +5,16 @@
 //!
 //! Architecture invariants every backend keeps:
 //! - A method that writes returns `Ok` only after its transaction is durably committed.
-//! - [`Store::redeem_code`] and [`Store::rotate_refresh_token`] are atomic check-and-set
-//!   operations: of any number of concurrent calls for one code or token, exactly one wins.
-//! - Secrets are never stored in clear; the records carry only [`TokenHash`]es.
+//! - [`Store::redeem_code`], [`Store::rotate_refresh_token`], [`Store::check_otp`] and
+//!   [`Store::use_verification_token`] are atomic check-and-set operations: of any number of
+//!   concurrent calls for one code or token, exactly one wins.
+//! - Secrets are never stored in clear; the records carry only [`TokenHash`]es, and one-time
+//!   codes only their keyed MACs.
 
 use async_trait::async_trait;
 use tcauth_core::model::{
-    AccessToken, AuthCode, Client, IssuedTokens, RefreshToken, SigningKeyRecord, User, UserStatus,
+    AccessToken, AuthCode, Branding, Client, IssuedTokens, OtpChallenge, RefreshToken,
+    SigningKeyRecord, User, UserStatus, VerificationToken,
 };
 use tcauth_core::secret::TokenHash;
 
@@ -56,6 +59,19 @@ pub enum Rotation {
     NotFound,
 }
 
+/// Outcome of [`Store::check_otp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpCheck {
+    /// The right code: the challenge is now consumed.
+    Accepted,
+    /// A wrong code: one attempt was spent, `attempts_left` remain (0: the code is now burnt).
+    Wrong { attempts_left: u8 },
+    /// No attempts were left: nothing was checked, not even a right code.
+    Locked,
+    /// Unknown, expired, already consumed, or bound to someone else. Nothing was written.
+    Expired,
+}
+
 /// Everything tcauth persists. Times are Unix seconds, passed in by the caller.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -70,6 +86,13 @@ pub trait Store: Send + Sync + 'static {
     async fn list_clients(&self) -> Result<Vec<Client>>;
     /// Returns whether a client was deleted.
     async fn delete_client(&self, client_id: &str) -> Result<bool>;
+    /// Sets (or, with `None`, clears) a client's consent-page branding. Returns whether the
+    /// client exists.
+    async fn set_client_branding(
+        &self,
+        client_id: &str,
+        branding: Option<&Branding>,
+    ) -> Result<bool>;
 
     // --- users ---------------------------------------------------------------------------
     /// `Conflict` if the phone number (or sub) is taken.
@@ -90,8 +113,12 @@ pub trait Store: Send + Sync + 'static {
     async fn burn_code(&self, hash: &TokenHash, now: i64) -> Result<()>;
     /// Atomically: if the code exists, is unconsumed and `expires_at > now`, mark it consumed
     /// and insert `tokens`, in one durable transaction.
-    async fn redeem_code(&self, hash: &TokenHash, now: i64, tokens: &IssuedTokens)
-        -> Result<Redemption>;
+    async fn redeem_code(
+        &self,
+        hash: &TokenHash,
+        now: i64,
+        tokens: &IssuedTokens,
+    ) -> Result<Redemption>;
 
     // --- tokens --------------------------------------------------------------------------
     async fn get_access_token(&self, hash: &TokenHash) -> Result<Option<AccessToken>>;
@@ -116,8 +143,41 @@ pub trait Store: Send + Sync + 'static {
     /// keys beyond the newest `keep` are deleted.
     async fn add_signing_key(&self, key: &SigningKeyRecord, keep: usize) -> Result<()>;
 
+    // --- one-time codes and verification tokens -----------------------------------------------
+    /// `Conflict` if the id exists.
+    async fn insert_otp(&self, otp: &OtpChallenge) -> Result<()>;
+    /// The challenge whatever its state, or `None`.
+    async fn get_otp(&self, id: &str) -> Result<Option<OtpChallenge>>;
+    /// Atomically, in one durable transaction: if the challenge exists, is unconsumed,
+    /// `expires_at > now` and has this `binding`: with no attempts left → `Locked`; with the
+    /// right MAC (compared in constant time) → consumed, `Accepted`; else one attempt is spent
+    /// → `Wrong`. Anything else → `Expired`, nothing written. Of any number of concurrent
+    /// checks with the right MAC, exactly one is `Accepted`.
+    async fn check_otp(
+        &self,
+        id: &str,
+        binding: &str,
+        code_mac: &[u8; 32],
+        now: i64,
+    ) -> Result<OtpCheck>;
+    /// Marks an unconsumed challenge consumed, so no code opens it any more (a failed send, or
+    /// a newer code for the same session). Unknown ids are not an error.
+    async fn burn_otp(&self, id: &str, now: i64) -> Result<()>;
+    /// `Conflict` if the hash exists.
+    async fn insert_verification_token(&self, token: &VerificationToken) -> Result<()>;
+    /// Atomically: if the token exists, is unused, `expires_at > now` and belongs to
+    /// `client_id`, mark it used and return it (with `used_at` set). Else `None`, nothing
+    /// written (a token presented by another client stays usable by its own).
+    async fn use_verification_token(
+        &self,
+        hash: &TokenHash,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Option<VerificationToken>>;
+
     // --- maintenance -----------------------------------------------------------------------
-    /// Deletes at most `batch` expired codes, access tokens and refresh tokens (each kind)
-    /// whose expiry is before `now`. Returns how many rows went.
+    /// Deletes at most `batch` expired rows of each kind (codes, access tokens, refresh
+    /// tokens, one-time-code challenges, verification tokens) whose expiry is before `now`.
+    /// Returns how many rows went.
     async fn sweep_expired(&self, now: i64, batch: usize) -> Result<u64>;
 }

@@ -31,6 +31,7 @@ macro_rules! conformance {
 conformance!(
     ping,
     clients_crud,
+    client_branding,
     users_crud,
     users_import_all_or_nothing,
     codes,
@@ -42,6 +43,12 @@ conformance!(
     concurrent_code_redemption,
     concurrent_refresh_rotation,
     concurrent_mixed,
+    otp_challenges,
+    otp_attempts_run_out,
+    verification_tokens,
+    otp_sweep,
+    concurrent_otp_check,
+    concurrent_verification_token_use,
 );
 
 // --- SQLite specifics ------------------------------------------------------------------------
@@ -218,11 +225,12 @@ async fn corrupt_rows_are_internal_errors() {
     let store = SqliteStore::open(&path).unwrap();
     let db = raw(&path);
     db.execute_batch(
-        "INSERT INTO clients VALUES ('bad-scope', 'x', '[]', 'openid admin', '[]', NULL, NULL, 1);
-         INSERT INTO clients VALUES ('bad-json', 'x', 'not json', 'openid', '[]', NULL, NULL, 2);
-         INSERT INTO clients VALUES ('bad-grant', 'x', '[]', 'openid', '[\"implicit\"]', NULL, NULL, 3);
-         INSERT INTO clients VALUES ('bad-rate', 'x', '[]', 'openid', '[]', -1, 5, 4);
-         INSERT INTO clients VALUES ('half-rate', 'x', '[]', 'openid', '[]', 1, NULL, 5);
+        "INSERT INTO clients VALUES ('bad-scope', 'x', '[]', 'openid admin', '[]', NULL, NULL, 1, NULL);
+         INSERT INTO clients VALUES ('bad-json', 'x', 'not json', 'openid', '[]', NULL, NULL, 2, NULL);
+         INSERT INTO clients VALUES ('bad-grant', 'x', '[]', 'openid', '[\"implicit\"]', NULL, NULL, 3, NULL);
+         INSERT INTO clients VALUES ('bad-rate', 'x', '[]', 'openid', '[]', -1, 5, 4, NULL);
+         INSERT INTO clients VALUES ('half-rate', 'x', '[]', 'openid', '[]', 1, NULL, 5, NULL);
+         INSERT INTO clients VALUES ('bad-branding', 'x', '[]', 'openid', '[]', NULL, NULL, 6, '{\"heading\":\"hi\"}');
          INSERT INTO users VALUES (1, '+911', 'IN', 1, NULL, NULL, NULL, NULL, NULL, NULL, 'frozen', 1);
          INSERT INTO users VALUES (2, '+912', 'IN', 1, NULL, NULL, NULL, NULL, NULL, '[1,2]', 'active', 1);
          PRAGMA ignore_check_constraints = ON;
@@ -236,6 +244,7 @@ async fn corrupt_rows_are_internal_errors() {
         "bad-grant",
         "bad-rate",
         "half-rate",
+        "bad-branding",
     ] {
         assert!(
             matches!(store.get_client(id).await, Err(StoreError::Internal(_))),

@@ -10,6 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tcauth_core::model::RateLimit;
+use tcauth_server::settings::OtpSenderConfig;
 use tcauth_server::{Secret, Settings};
 
 /// The config file read when `--config`/`TCAUTH_CONFIG` is not given, if it exists.
@@ -40,6 +41,12 @@ pub struct FileConfig {
     pub reload_interval: Option<u64>,
     pub rate_limit: Option<RateLimitConfig>,
     pub ip_rate_limit: Option<RateLimitConfig>,
+    pub otp_ttl: Option<u64>,
+    pub otp_resend_cooldown: Option<u64>,
+    pub otp_sends_per_number: Option<u32>,
+    pub otp_sends_per_ip: Option<u32>,
+    pub otp_sends_per_country: Option<u32>,
+    pub default_country: Option<String>,
 }
 
 /// `[rate_limit]` and `[ip_rate_limit]`; a missing key keeps its default.
@@ -91,6 +98,8 @@ impl FileConfig {
             ("sweep_interval", c.sweep_interval),
             ("reload_interval", c.reload_interval),
             ("store_timeout_ms", c.store_timeout_ms.map(|ms| ms / 1000)),
+            ("otp_ttl", c.otp_ttl),
+            ("otp_resend_cooldown", c.otp_resend_cooldown),
         ] {
             if v.is_some_and(|v| v > MAX_DURATION_SECS) {
                 return Err(format!(
@@ -107,6 +116,10 @@ impl FileConfig {
 pub struct ServeOverrides {
     pub listen: Option<SocketAddr>,
     pub issuer: Option<String>,
+    /// `TCAUTH_OTP_WEBHOOK_URL`: set, it selects the webhook sender of one-time codes.
+    pub otp_webhook_url: Option<String>,
+    /// `TCAUTH_OTP_WEBHOOK_SECRET`: required with the URL.
+    pub otp_webhook_secret: Option<Secret>,
 }
 
 /// Builds and validates the server's settings.
@@ -157,6 +170,38 @@ pub fn settings(
     if let Some(v) = file.reload_interval {
         s.reload_interval = secs(v);
     }
+    if let Some(v) = file.otp_ttl {
+        s.otp_ttl = secs(v);
+    }
+    if let Some(v) = &file.default_country {
+        s.default_country = v.trim().to_ascii_uppercase();
+    }
+    let l = &mut s.otp_send_limits;
+    if let Some(v) = file.otp_resend_cooldown {
+        l.resend_cooldown = secs(v);
+    }
+    for (v, w) in [
+        (file.otp_sends_per_number, &mut l.per_number),
+        (file.otp_sends_per_ip, &mut l.per_ip),
+        (file.otp_sends_per_country, &mut l.per_country),
+    ] {
+        if let Some(v) = v {
+            w.max = v;
+        }
+    }
+    s.otp_sender = match (&overrides.otp_webhook_url, &overrides.otp_webhook_secret) {
+        (None, _) => OtpSenderConfig::Log,
+        (Some(url), Some(secret)) => OtpSenderConfig::Webhook {
+            url: url.clone(),
+            secret: secret.clone(),
+        },
+        (Some(_), None) => {
+            return Err(usage(
+                "TCAUTH_OTP_WEBHOOK_SECRET must be set when TCAUTH_OTP_WEBHOOK_URL is: the \
+                 gateway checks each request's signature with it",
+            ))
+        }
+    };
     s.client_rate_limit = layer_rate(s.client_rate_limit, file.rate_limit);
     s.ip_rate_limit = layer_rate(s.ip_rate_limit, file.ip_rate_limit);
     if s.sweep_interval.is_zero() || s.reload_interval.is_zero() {
@@ -231,13 +276,30 @@ sweep_batch = 1000
 # How often signing keys and per-client rate limits are re-read from the store.
 reload_interval = 10
 
+# One-time codes (sign-in pages, phone verification). They go to the server log unless
+# TCAUTH_OTP_WEBHOOK_URL names an SMS gateway (with TCAUTH_OTP_WEBHOOK_SECRET, at least 16
+# bytes, keying the X-Tcauth-Signature header); those two are read from the environment only.
+# Lifetime of a code, 1-600.
+otp_ttl = 300
+# Wait between two codes to one number (0: none).
+otp_resend_cooldown = 30
+# Codes sent at most per number per 10 minutes, per caller IP (IPv6: per /64) per hour, and
+# per country of the number per hour.
+otp_sends_per_number = 5
+otp_sends_per_ip = 10
+otp_sends_per_country = 200
+
+# Country preselected on the sign-in page's phone-number form (ISO 3166 alpha-2).
+default_country = "IN"
+
 # Default per-client token bucket at the token and revocation endpoints
 # (a client's own limit, set with `tcauth client create --rate-limit-*`, wins).
 [rate_limit]
 per_second = 100
 burst = 200
 
-# Token bucket per caller IP for requests without a client_id.
+# Token bucket per caller IP for requests without a client_id (the phone-verification API
+# counts every request here).
 [ip_rate_limit]
 per_second = 20
 burst = 40
@@ -268,6 +330,9 @@ mod tests {
         assert_eq!(s.sweep_interval, d.sweep_interval);
         assert_eq!(s.sweep_batch, d.sweep_batch);
         assert_eq!(s.reload_interval, d.reload_interval);
+        assert_eq!(s.otp_ttl, d.otp_ttl);
+        assert_eq!(s.otp_send_limits, d.otp_send_limits);
+        assert_eq!(s.otp_sender, d.otp_sender);
         assert_eq!(file.data_dir.as_deref(), Some(Path::new(DEFAULT_DATA_DIR)));
     }
 
@@ -286,10 +351,49 @@ mod tests {
         let flags = ServeOverrides {
             listen: Some("127.0.0.1:9100".parse().unwrap()),
             issuer: Some("https://id.example".into()),
+            ..ServeOverrides::default()
         };
         let s = settings(&file, &flags, secret(), None).unwrap();
         assert_eq!(s.listen.port(), 9100);
         assert_eq!(s.issuer, "https://id.example");
+    }
+
+    #[test]
+    fn otp_settings() {
+        let file = FileConfig::parse(
+            "otp_ttl = 120\notp_resend_cooldown = 0\notp_sends_per_country = 7\n",
+        )
+        .unwrap();
+        let s = settings(&file, &ServeOverrides::default(), secret(), None).unwrap();
+        assert_eq!(s.otp_ttl, Duration::from_secs(120));
+        assert_eq!(s.otp_send_limits.resend_cooldown, Duration::ZERO);
+        assert_eq!(s.otp_send_limits.per_country.max, 7);
+        assert_eq!(s.otp_send_limits.per_number.max, 5);
+        let e = settings(
+            &FileConfig::parse("otp_ttl = 601").unwrap(),
+            &ServeOverrides::default(),
+            secret(),
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("otp_ttl"), "{e}");
+
+        let url = Some("https://sms.example/hook".to_string());
+        let hook = ServeOverrides {
+            otp_webhook_url: url.clone(),
+            otp_webhook_secret: Some(Secret(b"0123456789abcdef".to_vec())),
+            ..ServeOverrides::default()
+        };
+        let s = settings(&FileConfig::default(), &hook, secret(), None).unwrap();
+        assert!(
+            matches!(s.otp_sender, OtpSenderConfig::Webhook { ref url, .. } if url == "https://sms.example/hook")
+        );
+        let no_secret = ServeOverrides {
+            otp_webhook_url: url,
+            ..ServeOverrides::default()
+        };
+        let e = settings(&FileConfig::default(), &no_secret, secret(), None).unwrap_err();
+        assert!(e.to_string().contains("TCAUTH_OTP_WEBHOOK_SECRET"), "{e}");
     }
 
     #[test]

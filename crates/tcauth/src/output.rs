@@ -1,7 +1,7 @@
 //! What commands print: JSON views of the records (`--json`) and their text forms.
 
 use serde::Serialize;
-use tcauth_core::model::{Address, Client, RateLimit, User};
+use tcauth_core::model::{Address, Branding, Client, RateLimit, User};
 
 /// Prints one JSON value on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
@@ -19,6 +19,8 @@ pub struct ClientView<'a> {
     pub grant_types: Vec<&'static str>,
     pub rate_limit: Option<RateLimit>,
     pub created_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branding: Option<&'a Branding>,
 }
 
 impl<'a> From<&'a Client> for ClientView<'a> {
@@ -31,6 +33,7 @@ impl<'a> From<&'a Client> for ClientView<'a> {
             grant_types: c.grant_types.iter().map(|g| g.as_str()).collect(),
             rate_limit: c.rate_limit,
             created_at: c.created_at,
+            branding: c.branding.as_ref(),
         }
     }
 }
@@ -42,7 +45,7 @@ pub fn client_text(c: &Client) -> String {
         None => "server default".into(),
     };
     let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
-    format!(
+    let mut text = format!(
         "client_id:     {}\nname:          {}\nredirect_uris: {}\nscopes:        {}\n\
          grant_types:   {}\nrate_limit:    {}\ncreated_at:    {}\n",
         c.client_id,
@@ -52,7 +55,24 @@ pub fn client_text(c: &Client) -> String {
         grants.join(" "),
         rate,
         timestamp(c.created_at),
-    )
+    );
+    if let Some(b) = &c.branding {
+        text.push_str(&format!(
+            "branding:      \"{} {}\", button \"{}\" {} {}",
+            b.heading.words(),
+            c.name,
+            b.button_text.words(),
+            b.button_shape.as_str(),
+            b.button_color.as_deref().unwrap_or("(default colour)"),
+        ));
+        for (what, url) in [("privacy", &b.privacy_url), ("terms", &b.terms_url)] {
+            if let Some(u) = url {
+                text.push_str(&format!(", {what} {u}"));
+            }
+        }
+        text.push('\n');
+    }
+    text
 }
 
 /// A user as `--json` shows it. `sub` is a decimal string, as in tokens; absent fields are

@@ -31,68 +31,80 @@ pub struct NewAuthorization {
 const MAX_NONCE: usize = 512;
 
 pub async fn create(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
-    respond(async {
-        let req: NewAuthorization = json_body(&headers, body).await?;
-        let bad = |f: &str, m: &str| field_error(FieldError::new(f, m));
-        let client = app
-            .db(app.store.get_client(&req.client_id))
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| bad("client_id", "no such client"))?;
-        let sub = req
-            .sub
-            .parse::<i64>()
-            .map_err(|_| bad("sub", "must be a user's sub (a decimal string)"))?;
-        let user = app
-            .db(app.store.get_user(sub))
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| bad("sub", "no such user"))?;
-        if user.status != UserStatus::Active {
-            return Err(bad("sub", "the user is blocked"));
-        }
-        let scopes = ScopeSet::from_names(&req.scopes).map_err(|e| bad("scopes", &e.to_string()))?;
-        if scopes.is_empty() || !scopes.is_subset_of(client.scopes) {
-            return Err(bad(
-                "scopes",
-                &format!("must be a non-empty subset of the client's scopes ({})", client.scopes),
-            ));
-        }
-        if !pkce::is_well_formed(&req.code_challenge) {
-            return Err(bad("code_challenge", "must be 43–128 characters of [A-Za-z0-9-._~]"));
-        }
-        if req.code_challenge_method != "S256" {
-            return Err(bad("code_challenge_method", "must be S256"));
-        }
-        if let Some(n) = &req.nonce {
-            if n.is_empty() || n.len() > MAX_NONCE || n.chars().any(char::is_control) {
-                return Err(bad("nonce", "must be 1–512 printable characters"));
+    respond(
+        async {
+            let req: NewAuthorization = json_body(&headers, body).await?;
+            let bad = |f: &str, m: &str| field_error(FieldError::new(f, m));
+            let client = app
+                .db(app.store.get_client(&req.client_id))
+                .await
+                .map_err(db_error)?
+                .ok_or_else(|| bad("client_id", "no such client"))?;
+            let sub = req
+                .sub
+                .parse::<i64>()
+                .map_err(|_| bad("sub", "must be a user's sub (a decimal string)"))?;
+            let user = app
+                .db(app.store.get_user(sub))
+                .await
+                .map_err(db_error)?
+                .ok_or_else(|| bad("sub", "no such user"))?;
+            if user.status != UserStatus::Active {
+                return Err(bad("sub", "the user is blocked"));
             }
-        }
-        if let Some(u) = &req.redirect_uri {
-            if !client.redirect_uris.contains(u) {
-                return Err(bad("redirect_uri", "is not one of the client's registered redirect URIs"));
+            let scopes =
+                ScopeSet::from_names(&req.scopes).map_err(|e| bad("scopes", &e.to_string()))?;
+            if scopes.is_empty() || !scopes.is_subset_of(client.scopes) {
+                return Err(bad(
+                    "scopes",
+                    &format!(
+                        "must be a non-empty subset of the client's scopes ({})",
+                        client.scopes
+                    ),
+                ));
             }
+            if !pkce::is_well_formed(&req.code_challenge) {
+                return Err(bad(
+                    "code_challenge",
+                    "must be 43–128 characters of [A-Za-z0-9-._~]",
+                ));
+            }
+            if req.code_challenge_method != "S256" {
+                return Err(bad("code_challenge_method", "must be S256"));
+            }
+            if let Some(n) = &req.nonce {
+                if n.is_empty() || n.len() > MAX_NONCE || n.chars().any(char::is_control) {
+                    return Err(bad("nonce", "must be 1–512 printable characters"));
+                }
+            }
+            if let Some(u) = &req.redirect_uri {
+                if !client.redirect_uris.contains(u) {
+                    return Err(bad(
+                        "redirect_uri",
+                        "is not one of the client's registered redirect URIs",
+                    ));
+                }
+            }
+            let now = crate::now();
+            let code = new_token();
+            let ttl = app.settings.code_ttl.as_secs();
+            app.db(app.store.insert_code(&AuthCode {
+                hash: TokenHash::of(&code),
+                family_id: new_id(),
+                client_id: client.client_id,
+                sub,
+                scopes,
+                code_challenge: req.code_challenge,
+                redirect_uri: req.redirect_uri,
+                nonce: req.nonce,
+                auth_time: now,
+                expires_at: now + ttl as i64,
+                consumed_at: None,
+            }))
+            .await
+            .map_err(db_error)?;
+            Ok(created(json!({"code": code, "expires_in": ttl})))
         }
-        let now = crate::now();
-        let code = new_token();
-        let ttl = app.settings.code_ttl.as_secs();
-        app.db(app.store.insert_code(&AuthCode {
-            hash: TokenHash::of(&code),
-            family_id: new_id(),
-            client_id: client.client_id,
-            sub,
-            scopes,
-            code_challenge: req.code_challenge,
-            redirect_uri: req.redirect_uri,
-            nonce: req.nonce,
-            auth_time: now,
-            expires_at: now + ttl as i64,
-            consumed_at: None,
-        }))
-        .await
-        .map_err(db_error)?;
-        Ok(created(json!({"code": code, "expires_in": ttl})))
-    }
-    .await)
+        .await,
+    )
 }

@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{json, Value};
-use tcauth_core::model::Client;
-use tcauth_core::validate::{new_client_id, NewClient};
+use tcauth_core::model::{Branding, Client};
+use tcauth_core::validate::{new_client_id, NewBranding, NewClient};
 
 /// The admin API's view of a client (and the CLI's `--json`).
 pub fn to_json(c: &Client) -> Value {
@@ -23,51 +23,115 @@ pub fn to_json(c: &Client) -> Value {
     if let Some(rl) = c.rate_limit {
         v["rate_limit"] = json!({"per_second": rl.per_second, "burst": rl.burst});
     }
+    if let Some(b) = &c.branding {
+        v["branding"] = serde_json::to_value(b).unwrap_or(Value::Null);
+    }
     v
 }
 
 pub async fn create(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
-    respond(async {
-        let new: NewClient = json_body(&headers, body).await?;
-        let client = new
-            .validate(new_client_id(), crate::now())
-            .map_err(field_error)?;
-        app.db(app.store.create_client(&client)).await.map_err(db_error)?;
-        app.limiter.set_override(&client.client_id, client.rate_limit);
-        tracing::info!(client_id = %client.client_id, "client created");
-        Ok(created(to_json(&client)))
-    }
-    .await)
+    respond(
+        async {
+            let new: NewClient = json_body(&headers, body).await?;
+            let client = new
+                .validate(new_client_id(), crate::now())
+                .map_err(field_error)?;
+            app.db(app.store.create_client(&client))
+                .await
+                .map_err(db_error)?;
+            app.limiter
+                .set_override(&client.client_id, client.rate_limit);
+            tracing::info!(client_id = %client.client_id, "client created");
+            Ok(created(to_json(&client)))
+        }
+        .await,
+    )
 }
 
 pub async fn list(State(app): State<App>) -> Response {
-    respond(async {
-        let all = app.db(app.store.list_clients()).await.map_err(db_error)?;
-        Ok(ok(json!({"clients": all.iter().map(to_json).collect::<Vec<_>>()})))
-    }
-    .await)
+    respond(
+        async {
+            let all = app.db(app.store.list_clients()).await.map_err(db_error)?;
+            Ok(ok(
+                json!({"clients": all.iter().map(to_json).collect::<Vec<_>>()}),
+            ))
+        }
+        .await,
+    )
 }
 
 pub async fn show(State(app): State<App>, Path(id): Path<String>) -> Response {
-    respond(async {
-        let c = app
-            .db(app.store.get_client(&id))
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| not_found("No such client"))?;
-        Ok(ok(to_json(&c)))
+    respond(
+        async {
+            let c = app
+                .db(app.store.get_client(&id))
+                .await
+                .map_err(db_error)?
+                .ok_or_else(|| not_found("No such client"))?;
+            Ok(ok(to_json(&c)))
+        }
+        .await,
+    )
+}
+
+/// `PUT /admin/v1/clients/{client_id}/branding`: replaces the consent page's branding (absent
+/// fields take their defaults); 200 with the client.
+pub async fn set_branding(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(
+        async {
+            let new: NewBranding = json_body(&headers, body).await?;
+            let branding = new.validate().map_err(field_error)?;
+            store_branding(&app, &id, Some(&branding)).await
+        }
+        .await,
+    )
+}
+
+/// `DELETE /admin/v1/clients/{client_id}/branding`: back to the defaults; 200 with the client.
+pub async fn clear_branding(State(app): State<App>, Path(id): Path<String>) -> Response {
+    respond(store_branding(&app, &id, None).await)
+}
+
+async fn store_branding(
+    app: &App,
+    id: &str,
+    branding: Option<&Branding>,
+) -> Result<Response, crate::error::ApiError> {
+    if !app
+        .db(app.store.set_client_branding(id, branding))
+        .await
+        .map_err(db_error)?
+    {
+        return Err(not_found("No such client"));
     }
-    .await)
+    let c = app
+        .db(app.store.get_client(id))
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| not_found("No such client"))?;
+    tracing::info!(client_id = %id, "client branding changed");
+    Ok(ok(to_json(&c)))
 }
 
 pub async fn delete(State(app): State<App>, Path(id): Path<String>) -> Response {
-    respond(async {
-        if !app.db(app.store.delete_client(&id)).await.map_err(db_error)? {
-            return Err(not_found("No such client"));
+    respond(
+        async {
+            if !app
+                .db(app.store.delete_client(&id))
+                .await
+                .map_err(db_error)?
+            {
+                return Err(not_found("No such client"));
+            }
+            app.limiter.set_override(&id, None);
+            tracing::info!(client_id = %id, "client deleted");
+            Ok(no_content())
         }
-        app.limiter.set_override(&id, None);
-        tracing::info!(client_id = %id, "client deleted");
-        Ok(no_content())
-    }
-    .await)
+        .await,
+    )
 }

@@ -29,7 +29,11 @@ pub async fn guard(State(app): State<App>, req: Request, next: Next) -> Response
     if !ct_eq(given.as_bytes(), &want.0) {
         return ApiError {
             www_authenticate: Some("Bearer"),
-            ..ApiError::oauth(StatusCode::UNAUTHORIZED, "unauthorized", "Admin token required")
+            ..ApiError::oauth(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Admin token required",
+            )
         }
         .into_response();
     }
@@ -67,7 +71,10 @@ pub fn db_error(e: DbError) -> ApiError {
 }
 
 /// Reads a JSON body into `T`; any fault is a 400 naming the field `body`.
-pub async fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, ApiError> {
+pub async fn json_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<T, ApiError> {
     let bytes = crate::oauth::read_body(headers, body, MAX_ADMIN_BODY).await?;
     serde_json::from_slice(&bytes).map_err(|e| {
         field_error(FieldError::new(

@@ -46,24 +46,26 @@ fn parse_sub(s: &str) -> Result<i64, ApiError> {
 }
 
 pub async fn create(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
-    respond(async {
-        let new: NewUser = json_body(&headers, body).await?;
-        let user = new.validate(new_sub(), crate::now()).map_err(field_error)?;
-        match app.db(app.store.create_user(&user)).await {
-            Ok(()) => {}
-            Err(DbError::Conflict(_)) => {
-                return Err(ApiError::oauth(
-                    StatusCode::CONFLICT,
-                    "conflict",
-                    &format!("phone_number {} is already registered", user.phone_e164),
-                ))
+    respond(
+        async {
+            let new: NewUser = json_body(&headers, body).await?;
+            let user = new.validate(new_sub(), crate::now()).map_err(field_error)?;
+            match app.db(app.store.create_user(&user)).await {
+                Ok(()) => {}
+                Err(DbError::Conflict(_)) => {
+                    return Err(ApiError::oauth(
+                        StatusCode::CONFLICT,
+                        "conflict",
+                        &format!("phone_number {} is already registered", user.phone_e164),
+                    ))
+                }
+                Err(e) => return Err(db_error(e)),
             }
-            Err(e) => return Err(db_error(e)),
+            tracing::info!(sub = user.sub, "user created");
+            Ok(created(to_json(&user)))
         }
-        tracing::info!(sub = user.sub, "user created");
-        Ok(created(to_json(&user)))
-    }
-    .await)
+        .await,
+    )
 }
 
 async fn load(app: &App, sub: &str) -> Result<User, ApiError> {
@@ -79,27 +81,35 @@ pub async fn show(State(app): State<App>, Path(sub): Path<String>) -> Response {
 }
 
 pub async fn delete(State(app): State<App>, Path(sub): Path<String>) -> Response {
-    respond(async {
-        let sub = parse_sub(&sub)?;
-        if !app.db(app.store.delete_user(sub)).await.map_err(db_error)? {
-            return Err(not_found("No such user"));
+    respond(
+        async {
+            let sub = parse_sub(&sub)?;
+            if !app.db(app.store.delete_user(sub)).await.map_err(db_error)? {
+                return Err(not_found("No such user"));
+            }
+            tracing::info!(sub, "user deleted");
+            Ok(no_content())
         }
-        tracing::info!(sub, "user deleted");
-        Ok(no_content())
-    }
-    .await)
+        .await,
+    )
 }
 
 async fn set_status(app: App, sub: String, status: UserStatus) -> Response {
-    respond(async {
-        let s = parse_sub(&sub)?;
-        if !app.db(app.store.set_user_status(s, status)).await.map_err(db_error)? {
-            return Err(not_found("No such user"));
+    respond(
+        async {
+            let s = parse_sub(&sub)?;
+            if !app
+                .db(app.store.set_user_status(s, status))
+                .await
+                .map_err(db_error)?
+            {
+                return Err(not_found("No such user"));
+            }
+            tracing::info!(sub = s, status = status.as_str(), "user status changed");
+            Ok(ok(to_json(&load(&app, &sub).await?)))
         }
-        tracing::info!(sub = s, status = status.as_str(), "user status changed");
-        Ok(ok(to_json(&load(&app, &sub).await?)))
-    }
-    .await)
+        .await,
+    )
 }
 
 pub async fn block(State(app): State<App>, Path(sub): Path<String>) -> Response {

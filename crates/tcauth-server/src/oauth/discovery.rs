@@ -38,10 +38,13 @@ pub fn document(issuer: &str) -> Value {
 fn cacheable(mut r: Response, secs: u32) -> Response {
     r.headers_mut().insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_str(&format!("public, max-age={secs}")).unwrap_or(HeaderValue::from_static("no-cache")),
+        HeaderValue::from_str(&format!("public, max-age={secs}"))
+            .unwrap_or(HeaderValue::from_static("no-cache")),
     );
-    r.headers_mut()
-        .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    r.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
     r
 }
 

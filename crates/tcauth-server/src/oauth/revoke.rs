@@ -35,24 +35,47 @@ fn db_error(e: DbError) -> ApiError {
     }
 }
 
-async fn run(app: &App, peer: SocketAddr, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+async fn run(
+    app: &App,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let form = read_form(headers, body).await?;
     let _permit = admit(app, form.non_empty("client_id"), peer.ip())?;
-    let (Some(token), Some(client_id)) = (form.non_empty("token"), form.non_empty("client_id")) else {
+    let (Some(token), Some(client_id)) = (form.non_empty("token"), form.non_empty("client_id"))
+    else {
         return Err(ApiError::empty_parameters());
     };
-    if app.db(app.store.get_client(client_id)).await.map_err(db_error)?.is_none() {
+    if app
+        .db(app.store.get_client(client_id))
+        .await
+        .map_err(db_error)?
+        .is_none()
+    {
         return Err(ApiError::invalid_client());
     }
     let hash = TokenHash::of(token);
     // token_type_hint is only a hint (RFC 7009 §2.1): look in both places.
-    if let Some(rt) = app.db(app.store.get_refresh_token(&hash)).await.map_err(db_error)? {
+    if let Some(rt) = app
+        .db(app.store.get_refresh_token(&hash))
+        .await
+        .map_err(db_error)?
+    {
         if rt.client_id == client_id {
-            app.db(app.store.revoke_family(&rt.family_id)).await.map_err(db_error)?;
+            app.db(app.store.revoke_family(&rt.family_id))
+                .await
+                .map_err(db_error)?;
         }
-    } else if let Some(at) = app.db(app.store.get_access_token(&hash)).await.map_err(db_error)? {
+    } else if let Some(at) = app
+        .db(app.store.get_access_token(&hash))
+        .await
+        .map_err(db_error)?
+    {
         if at.client_id == client_id {
-            app.db(app.store.revoke_access_token(&hash)).await.map_err(db_error)?;
+            app.db(app.store.revoke_access_token(&hash))
+                .await
+                .map_err(db_error)?;
         }
     }
     Ok(json_response(StatusCode::OK, &json!({})))

@@ -25,13 +25,20 @@ pub async fn handle(
     })
 }
 
-async fn run(app: &App, peer: SocketAddr, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+async fn run(
+    app: &App,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let form = read_form(headers, body).await?;
     let _permit = admit(app, form.non_empty("client_id"), peer.ip())?;
 
     let grant = match form.non_empty("grant_type") {
         None => return Err(ApiError::empty_parameters()),
-        Some(g) => GrantType::parse(g).ok_or_else(|| TokenError::UnsupportedGrantType(g.to_string()))?,
+        Some(g) => {
+            GrantType::parse(g).ok_or_else(|| TokenError::UnsupportedGrantType(g.to_string()))?
+        }
     };
     let required: &[&str] = match grant {
         GrantType::AuthorizationCode => &["client_id", "code", "code_verifier"],

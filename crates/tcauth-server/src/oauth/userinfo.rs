@@ -41,12 +41,20 @@ async fn run(app: &App, headers: &HeaderMap) -> Result<Response, ApiError> {
     let Some(token) = bearer(headers) else {
         return Err(ApiError {
             www_authenticate: Some("Bearer"),
-            ..ApiError::oauth(StatusCode::UNAUTHORIZED, "invalid_request", "Bearer token required")
+            ..ApiError::oauth(
+                StatusCode::UNAUTHORIZED,
+                "invalid_request",
+                "Bearer token required",
+            )
         });
     };
     let invalid = || ApiError {
         www_authenticate: Some("Bearer error=\"invalid_token\""),
-        ..ApiError::oauth(StatusCode::UNAUTHORIZED, "invalid_token", "Token is invalid or expired")
+        ..ApiError::oauth(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "Token is invalid or expired",
+        )
     };
     let _permit = super::enter(app)?;
     let at = app
@@ -57,7 +65,12 @@ async fn run(app: &App, headers: &HeaderMap) -> Result<Response, ApiError> {
     if at.revoked || at.expires_at <= crate::now() {
         return Err(invalid());
     }
-    if app.db(app.store.get_client(&at.client_id)).await.map_err(db_error)?.is_none() {
+    if app
+        .db(app.store.get_client(&at.client_id))
+        .await
+        .map_err(db_error)?
+        .is_none()
+    {
         return Err(invalid());
     }
     if !at.scopes.contains(Scope::Openid) {

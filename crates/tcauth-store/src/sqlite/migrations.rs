@@ -11,11 +11,23 @@ pub(crate) struct Migration {
 }
 
 /// Every migration, in order; `version` is the position in this list, counting from 1.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_init",
-    sql: include_str!("../../migrations/sqlite/0001_init.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_init",
+        sql: include_str!("../../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_otp",
+        sql: include_str!("../../migrations/sqlite/0002_otp.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "0003_client_branding",
+        sql: include_str!("../../migrations/sqlite/0003_client_branding.sql"),
+    },
+];
 
 /// The schema version this build migrates to.
 pub(crate) const LATEST: u32 = MIGRATIONS.len() as u32;

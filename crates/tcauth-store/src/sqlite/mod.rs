@@ -11,6 +11,7 @@
 mod conn;
 mod error;
 mod migrations;
+mod otp;
 mod reader;
 mod rows;
 mod writer;
@@ -19,14 +20,15 @@ use self::error::{is_unique_violation, is_unique_violation_on, map_err, SqlResul
 use self::reader::Readers;
 use self::rows::*;
 use self::writer::Writer;
-use crate::{Redemption, Result, Rotation, Store, StoreError};
+use crate::{OtpCheck, Redemption, Result, Rotation, Store, StoreError};
 use async_trait::async_trait;
 use rusqlite::{params, Connection};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tcauth_core::model::{
-    AccessToken, AuthCode, Client, IssuedTokens, RefreshToken, SigningKeyRecord, User, UserStatus,
+    AccessToken, AuthCode, Branding, Client, IssuedTokens, OtpChallenge, RefreshToken,
+    SigningKeyRecord, User, UserStatus, VerificationToken,
 };
 use tcauth_core::secret::TokenHash;
 
@@ -197,7 +199,7 @@ impl Store for SqliteStore {
                 .prepare_cached(concat!(
                     "INSERT INTO clients (",
                     client_cols!(),
-                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                 ))
                 .db()?
                 .execute(client_params(&client)?);
@@ -242,6 +244,29 @@ impl Store for SqliteStore {
                 [],
                 client_from_row,
             )
+        })
+        .await
+    }
+
+    async fn set_client_branding(
+        &self,
+        client_id: &str,
+        branding: Option<&Branding>,
+    ) -> Result<bool> {
+        let id = client_id.to_string();
+        let json = match branding {
+            Some(b) => Some(
+                serde_json::to_string(b)
+                    .map_err(|e| StoreError::Internal(format!("cannot encode JSON: {e}")))?,
+            ),
+            None => None,
+        };
+        self.write(move |c| {
+            Ok(exec(
+                c,
+                "UPDATE clients SET branding = ?2 WHERE client_id = ?1",
+                rusqlite::params![id, json],
+            )? > 0)
         })
         .await
     }
@@ -551,6 +576,52 @@ impl Store for SqliteStore {
         .await
     }
 
+    // --- one-time codes and verification tokens (statements in `otp.rs`) -------------------
+
+    async fn insert_otp(&self, o: &OtpChallenge) -> Result<()> {
+        let o = o.clone();
+        self.write(move |c| otp::insert_otp(c, &o)).await
+    }
+
+    async fn get_otp(&self, id: &str) -> Result<Option<OtpChallenge>> {
+        let id = id.to_string();
+        self.read(move |c| otp::get_otp(c, &id)).await
+    }
+
+    async fn check_otp(
+        &self,
+        id: &str,
+        binding: &str,
+        mac: &[u8; 32],
+        now: i64,
+    ) -> Result<OtpCheck> {
+        let (id, binding, mac) = (id.to_string(), binding.to_string(), *mac);
+        self.write(move |c| otp::check_otp(c, &id, &binding, &mac, now))
+            .await
+    }
+
+    async fn burn_otp(&self, id: &str, now: i64) -> Result<()> {
+        let id = id.to_string();
+        self.write(move |c| otp::burn_otp(c, &id, now)).await
+    }
+
+    async fn insert_verification_token(&self, t: &VerificationToken) -> Result<()> {
+        let t = t.clone();
+        self.write(move |c| otp::insert_verification_token(c, &t))
+            .await
+    }
+
+    async fn use_verification_token(
+        &self,
+        hash: &TokenHash,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Option<VerificationToken>> {
+        let (h, client_id) = (*hash, client_id.to_string());
+        self.write(move |c| otp::use_verification_token(c, &h, &client_id, now))
+            .await
+    }
+
     // --- maintenance -----------------------------------------------------------------------
 
     async fn sweep_expired(&self, now: i64, batch: usize) -> Result<u64> {
@@ -567,6 +638,8 @@ impl Store for SqliteStore {
                  (SELECT hash FROM access_tokens WHERE expires_at < ?1 LIMIT ?2)",
                 "DELETE FROM refresh_tokens WHERE hash IN \
                  (SELECT hash FROM refresh_tokens WHERE expires_at < ?1 LIMIT ?2)",
+                otp::SWEEP[0],
+                otp::SWEEP[1],
             ] {
                 total += exec(c, sql, params![now, limit])? as u64;
             }

@@ -15,7 +15,7 @@ use tcauth_core::secret::TokenHash;
 macro_rules! client_cols {
     () => {
         "client_id, name, redirect_uris, scopes, grant_types, rate_per_second, rate_burst, \
-         created_at"
+         created_at, branding"
     };
 }
 macro_rules! user_cols {
@@ -81,7 +81,7 @@ pub(crate) fn hash_value(h: &TokenHash) -> Value {
 
 // --- clients ---------------------------------------------------------------------------------
 
-pub(crate) fn client_params(c: &Client) -> Result<[Value; 8], StoreError> {
+pub(crate) fn client_params(c: &Client) -> Result<[Value; 9], StoreError> {
     let (per_second, burst) = match c.rate_limit {
         Some(r) => (
             Value::Integer(i64::from(r.per_second)),
@@ -98,6 +98,10 @@ pub(crate) fn client_params(c: &Client) -> Result<[Value; 8], StoreError> {
         per_second,
         burst,
         Value::Integer(c.created_at),
+        match &c.branding {
+            Some(b) => Value::Text(serde_json::to_string(b).map_err(json_err)?),
+            None => Value::Null,
+        },
     ])
 }
 
@@ -120,6 +124,15 @@ pub(crate) fn client_from_row(row: &Row) -> Result<Client, StoreError> {
         grant_types: json_column!(row, 4, "client grant_types")?,
         rate_limit,
         created_at: row.get(7).db()?,
+        branding: {
+            let b: Option<String> = row.get(8).db()?;
+            match b {
+                Some(s) => {
+                    Some(serde_json::from_str(&s).map_err(|e| corrupt("client branding", e))?)
+                }
+                None => None,
+            }
+        },
     })
 }
 

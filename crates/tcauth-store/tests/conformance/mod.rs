@@ -20,6 +20,14 @@ use tcauth_core::secret::TokenHash;
 use tcauth_store::{Redemption, Rotation, Store, StoreError};
 use tokio::sync::Barrier;
 
+pub mod branding;
+pub mod otp;
+pub use branding::client_branding;
+pub use otp::{
+    concurrent_otp_check, concurrent_verification_token_use, otp_attempts_run_out, otp_challenges,
+    otp_sweep, verification_tokens,
+};
+
 /// "Now" in every check.
 pub const NOW: i64 = 1_700_000_000;
 
@@ -42,6 +50,7 @@ pub fn client(id: &str, created_at: i64) -> Client {
         scopes: scopes("openid profile phone offline_access"),
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
         rate_limit: None,
+        branding: None,
         created_at,
     }
 }

@@ -6,7 +6,7 @@ use crate::store::{Context, StoreArgs};
 use anyhow::{anyhow, Result};
 use clap::{Args, Subcommand};
 use tcauth_core::model::RateLimit;
-use tcauth_core::validate::{new_client_id, NewClient};
+use tcauth_core::validate::{new_client_id, NewBranding, NewClient};
 
 #[derive(Debug, Args)]
 pub struct ClientArgs {
@@ -38,6 +38,12 @@ pub enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set how the consent page looks for a client (the Truecaller SDK's options)
+    ///
+    /// Replaces the client's whole branding: options not given take their defaults
+    /// ("Login to <app>", an "Allow" button, rounded, the page's colour, no links).
+    #[command(after_help = BRAND_EXAMPLES)]
+    Brand(BrandArgs),
     /// Delete a client; its apps can no longer get or refresh tokens
     Delete {
         /// The client_id
@@ -54,6 +60,42 @@ const CREATE_EXAMPLES: &str = "Examples:
   tcauth client create --name 'Shop app' --redirect-uri com.example.shop:/oauth \\
       --scope openid,phone,offline_access --grant-type authorization_code \\
       --grant-type refresh_token --rate-limit-per-second 50 --rate-limit-burst 100 --json";
+
+const BRAND_EXAMPLES: &str = "Examples:
+  tcauth client brand 0123456789abcdefghijklmn --heading sign_up_with --button-text continue \\
+      --button-color '#0B6E4F' --button-shape rectangle \\
+      --privacy-url https://shop.example/privacy --terms-url https://shop.example/terms
+  tcauth client brand 0123456789abcdefghijklmn --reset";
+
+#[derive(Debug, Args)]
+pub struct BrandArgs {
+    /// The client_id
+    pub client_id: String,
+    /// Heading before the app's name: login_to, sign_up_with, proceed_with, continue_with
+    #[arg(long)]
+    pub heading: Option<String>,
+    /// Label of the consent button: continue, proceed, accept, allow
+    #[arg(long)]
+    pub button_text: Option<String>,
+    /// Colour of the consent button, as #RRGGBB
+    #[arg(long, value_name = "#RRGGBB")]
+    pub button_color: Option<String>,
+    /// Shape of the buttons: rounded, rectangle
+    #[arg(long)]
+    pub button_shape: Option<String>,
+    /// The app's privacy policy (an https URL)
+    #[arg(long, value_name = "URL")]
+    pub privacy_url: Option<String>,
+    /// The app's terms of service (an https URL)
+    #[arg(long, value_name = "URL")]
+    pub terms_url: Option<String>,
+    /// Remove the branding: the consent page uses the defaults
+    #[arg(long, conflicts_with_all = ["heading", "button_text", "button_color", "button_shape", "privacy_url", "terms_url"])]
+    pub reset: bool,
+    /// Print the client as JSON
+    #[arg(long)]
+    pub json: bool,
+}
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
@@ -139,6 +181,7 @@ pub async fn run(args: ClientArgs) -> Result<()> {
                 Ok(())
             }
         }
+        ClientCommand::Brand(a) => brand(&ctx, a).await,
         ClientCommand::Delete { client_id, json } => {
             let store = ctx.open().await?;
             if !store.delete_client(&client_id).await.map_err(store_error)? {
@@ -159,6 +202,44 @@ fn not_found(client_id: &str) -> anyhow::Error {
     anyhow!("no client with id {id:?}; `tcauth client list` shows them")
 }
 
+async fn brand(ctx: &Context, a: BrandArgs) -> Result<()> {
+    let branding = if a.reset {
+        None
+    } else {
+        let new = NewBranding {
+            heading: a.heading,
+            button_text: a.button_text,
+            button_color: a.button_color,
+            button_shape: a.button_shape,
+            privacy_url: a.privacy_url,
+            terms_url: a.terms_url,
+        };
+        let b = new
+            .validate()
+            .map_err(|e| usage(format!("--{}: {}", e.field.replace('_', "-"), e.message)))?;
+        Some(b)
+    };
+    let store = ctx.open().await?;
+    if !store
+        .set_client_branding(&a.client_id, branding.as_ref())
+        .await
+        .map_err(store_error)?
+    {
+        return Err(not_found(&a.client_id));
+    }
+    let client = store
+        .get_client(&a.client_id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| not_found(&a.client_id))?;
+    if a.json {
+        print_json(&ClientView::from(&client))
+    } else {
+        print!("{}", client_text(&client));
+        Ok(())
+    }
+}
+
 async fn create(ctx: &Context, a: CreateArgs) -> Result<()> {
     let mut grant_types = split_list(&a.grant_types);
     if grant_types.is_empty() {
@@ -174,6 +255,7 @@ async fn create(ctx: &Context, a: CreateArgs) -> Result<()> {
         scopes: split_list(&a.scopes),
         grant_types,
         rate_limit,
+        branding: None,
     };
     let client = new
         .validate(new_client_id(), now())

@@ -49,6 +49,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let overrides = ServeOverrides {
         listen: args.listen,
         issuer: args.issuer,
+        otp_webhook_url: env_var("TCAUTH_OTP_WEBHOOK_URL")?,
+        otp_webhook_secret: env_var("TCAUTH_OTP_WEBHOOK_SECRET")?
+            .map(|s| tcauth_server::Secret(s.into_bytes())),
     };
     let settings = settings(&ctx.file, &overrides, secret, admin_token)?;
     if settings.listen.ip().is_unspecified() && settings.issuer.contains("://0.0.0.0") {
@@ -81,6 +84,15 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .context("the server stopped with an error")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A non-empty environment variable, or `None`.
+fn env_var(name: &str) -> Result<Option<String>> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_string())),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(usage(format!("{name} is not valid UTF-8"))),
+    }
 }
 
 /// Resolves on the first SIGINT or SIGTERM; a second one ends the process at once.

@@ -1,0 +1,276 @@
+//! Send limits for one-time codes (checklist O7–O9): a resend cooldown and a sliding window per
+//! number, a sliding window per caller IP and per country.
+//!
+//! Kept in this process for now, behind [`SendLimits`]: a shared (Redis) version answers the
+//! same two questions. All keys are checked and recorded under one lock, so a send is counted
+//! everywhere or nowhere; a refused send is not counted.
+
+use crate::settings::{OtpSendLimits, SendWindow};
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Instant;
+use tcauth_core::phone::Phone;
+
+/// Most keys of each kind kept. Past this (after forgetting idle keys), sends to new keys are
+/// refused: the limits fail closed.
+const MAX_KEYS: usize = 100_000;
+
+/// Retry-After given when the tables are full.
+const FULL_RETRY_SECS: u64 = 60;
+
+/// Send times (seconds since the limiter's origin) within the window, oldest first.
+#[derive(Debug, Default)]
+struct Sends(VecDeque<f64>);
+
+impl Sends {
+    fn forget_before(&mut self, t: f64) {
+        while self.0.front().is_some_and(|&s| s <= t) {
+            self.0.pop_front();
+        }
+    }
+
+    /// Seconds until one more send fits `w` (and, when given, the cooldown); 0 if it fits now.
+    fn wait(&mut self, w: SendWindow, cooldown: f64, now: f64) -> f64 {
+        let period = w.period.as_secs_f64();
+        self.forget_before(now - period);
+        let mut wait: f64 = 0.0;
+        if let (true, Some(&last)) = (cooldown > 0.0, self.0.back()) {
+            wait = wait.max(last + cooldown - now);
+        }
+        if self.0.len() >= w.max as usize {
+            // The send that has to leave the window first.
+            let idx = self.0.len() - w.max as usize;
+            wait = wait.max(self.0[idx] + period - now);
+        }
+        wait.max(0.0)
+    }
+}
+
+/// Which IP counts: IPv4 addresses one by one, IPv6 addresses by /64 (one customer's network).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum IpKey {
+    V4([u8; 4]),
+    V6([u8; 8]),
+}
+
+fn ip_key(ip: IpAddr) -> IpKey {
+    match ip {
+        IpAddr::V4(v4) => IpKey::V4(v4.octets()),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpKey::V4(v4.octets()),
+            None => {
+                let mut p = [0u8; 8];
+                p.copy_from_slice(&v6.octets()[..8]);
+                IpKey::V6(p)
+            }
+        },
+    }
+}
+
+#[derive(Default)]
+struct Tables {
+    numbers: HashMap<String, Sends>,
+    ips: HashMap<IpKey, Sends>,
+    countries: HashMap<String, Sends>,
+}
+
+pub struct SendLimits {
+    cfg: OtpSendLimits,
+    tables: Mutex<Tables>,
+    origin: Instant,
+}
+
+/// Seconds to whole seconds for `Retry-After`: rounded up, at least 1.
+fn whole_secs(s: f64) -> u64 {
+    (s.ceil() as u64).max(1)
+}
+
+/// Makes room for `key` in `map`: forgets idle keys when full. False when still full.
+fn room_for<K: Eq + Hash>(map: &mut HashMap<K, Sends>, key: &K, period: f64, now: f64) -> bool {
+    if map.contains_key(key) || map.len() < MAX_KEYS {
+        return true;
+    }
+    map.retain(|_, s| {
+        s.forget_before(now - period);
+        !s.0.is_empty()
+    });
+    map.len() < MAX_KEYS
+}
+
+impl SendLimits {
+    pub fn new(cfg: OtpSendLimits) -> Self {
+        SendLimits {
+            cfg,
+            tables: Mutex::new(Tables::default()),
+            origin: Instant::now(),
+        }
+    }
+
+    fn now(&self) -> f64 {
+        self.origin.elapsed().as_secs_f64()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
+        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Admits one send of a code to `phone` asked for from `ip`, and counts it; or says in how
+    /// many whole seconds (≥ 1) it would be admitted. Call it right after the number is parsed,
+    /// before any lookup.
+    pub fn admit(&self, phone: &Phone, ip: IpAddr) -> Result<(), u64> {
+        self.admit_at(&phone.e164, &phone.country, ip, self.now())
+    }
+
+    fn admit_at(&self, e164: &str, country: &str, ip: IpAddr, now: f64) -> Result<(), u64> {
+        let c = self.cfg;
+        let cooldown = c.resend_cooldown.as_secs_f64();
+        let ip = ip_key(ip);
+        let mut t = self.lock();
+        let t = &mut *t;
+        let fits = room_for(
+            &mut t.numbers,
+            &e164.to_string(),
+            c.per_number.period.as_secs_f64(),
+            now,
+        ) && room_for(&mut t.ips, &ip, c.per_ip.period.as_secs_f64(), now)
+            && room_for(
+                &mut t.countries,
+                &country.to_string(),
+                c.per_country.period.as_secs_f64(),
+                now,
+            );
+        if !fits {
+            tracing::warn!("one-time-code send limits: key tables are full; refusing sends");
+            return Err(FULL_RETRY_SECS);
+        }
+        let number = t.numbers.entry(e164.to_string()).or_default();
+        let by_ip = t.ips.entry(ip).or_default();
+        let by_country = t.countries.entry(country.to_string()).or_default();
+        let wait = number
+            .wait(c.per_number, cooldown, now)
+            .max(by_ip.wait(c.per_ip, 0.0, now))
+            .max(by_country.wait(c.per_country, 0.0, now));
+        if wait > 0.0 {
+            return Err(whole_secs(wait));
+        }
+        number.0.push_back(now);
+        by_ip.0.push_back(now);
+        by_country.0.push_back(now);
+        Ok(())
+    }
+
+    /// Whole seconds (≥ 1) until a code may be sent to this number again, counting only the
+    /// number's own limits (nothing is recorded).
+    pub fn next_send_in(&self, e164: &str) -> u64 {
+        let now = self.now();
+        let mut t = self.lock();
+        let wait = t.numbers.get_mut(e164).map_or(0.0, |s| {
+            s.wait(
+                self.cfg.per_number,
+                self.cfg.resend_cooldown.as_secs_f64(),
+                now,
+            )
+        });
+        whole_secs(wait)
+    }
+
+    /// Forgets keys with no send left in their window.
+    pub fn prune(&self) {
+        let now = self.now();
+        let c = self.cfg;
+        let mut t = self.lock();
+        let keep = |period: std::time::Duration| {
+            move |s: &mut Sends| {
+                s.forget_before(now - period.as_secs_f64());
+                !s.0.is_empty()
+            }
+        };
+        let (n, i, k) = (
+            keep(c.per_number.period),
+            keep(c.per_ip.period),
+            keep(c.per_country.period),
+        );
+        t.numbers.retain(|_, s| n(s));
+        t.ips.retain(|_, s| i(s));
+        t.countries.retain(|_, s| k(s));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const IP1: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+    const IP2: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2));
+
+    fn limits(cooldown: u64, number: u32, ip: u32, country: u32) -> SendLimits {
+        let w = |max| SendWindow {
+            max,
+            period: Duration::from_secs(600),
+        };
+        SendLimits::new(OtpSendLimits {
+            resend_cooldown: Duration::from_secs(cooldown),
+            per_number: w(number),
+            per_ip: w(ip),
+            per_country: w(country),
+        })
+    }
+
+    #[test]
+    fn cooldown_then_window() {
+        let l = limits(30, 3, 100, 100);
+        let n = "+919876543210";
+        assert_eq!(l.admit_at(n, "IN", IP1, 0.0), Ok(()));
+        assert_eq!(l.admit_at(n, "IN", IP1, 10.0), Err(20));
+        assert_eq!(l.admit_at(n, "IN", IP2, 29.5), Err(1));
+        assert_eq!(l.admit_at(n, "IN", IP1, 30.0), Ok(()));
+        assert_eq!(l.admit_at(n, "IN", IP1, 60.0), Ok(()));
+        // Three in the window: the fourth waits for the first to leave it (at 600).
+        assert_eq!(l.admit_at(n, "IN", IP1, 100.0), Err(500));
+        assert_eq!(l.admit_at(n, "IN", IP1, 600.0), Ok(()));
+        // Another number is not affected.
+        assert_eq!(l.admit_at("+919876543211", "IN", IP1, 600.0), Ok(()));
+    }
+
+    #[test]
+    fn per_ip_and_per_country() {
+        let l = limits(0, 100, 2, 3);
+        assert_eq!(l.admit_at("+911", "IN", IP1, 0.0), Ok(()));
+        assert_eq!(l.admit_at("+912", "IN", IP1, 1.0), Ok(()));
+        assert_eq!(l.admit_at("+913", "IN", IP1, 2.0), Err(598));
+        assert_eq!(l.admit_at("+913", "IN", IP2, 2.0), Ok(()));
+        assert_eq!(l.admit_at("+914", "IN", IP2, 3.0), Err(597));
+        assert_eq!(l.admit_at("+15", "US", IP2, 3.0), Ok(()));
+        // A refused send is not counted anywhere.
+        assert_eq!(l.admit_at("+16", "US", IP2, 4.0), Err(598));
+        assert_eq!(l.admit_at("+16", "US", IP1, 600.5), Ok(()));
+    }
+
+    #[test]
+    fn ipv6_counts_per_64() {
+        let l = limits(0, 100, 1, 100);
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(l.admit_at("+911", "IN", a, 0.0), Ok(()));
+        assert!(l.admit_at("+912", "IN", b, 0.0).is_err());
+        assert_eq!(l.admit_at("+912", "IN", c, 0.0), Ok(()));
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(l.admit_at("+913", "IN", IP1, 0.0), Ok(()));
+        assert!(l.admit_at("+914", "IN", mapped, 0.0).is_err());
+    }
+
+    #[test]
+    fn next_send_in_and_prune() {
+        let l = limits(30, 5, 100, 100);
+        assert_eq!(l.next_send_in("+911"), 1);
+        l.admit_at("+911", "IN", IP1, l.now()).unwrap();
+        let n = l.next_send_in("+911");
+        assert!((29..=30).contains(&n), "{n}");
+        l.prune();
+        assert_eq!(l.lock().numbers.len(), 1);
+    }
+}

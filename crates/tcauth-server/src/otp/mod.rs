@@ -1,0 +1,240 @@
+//! One-time codes: the senders, the send limits, and [`OtpService`], which every front end
+//! (the verification API, the sign-in pages) uses to send a code and to check one.
+//!
+//! A front end does, in this order:
+//! 1. parse the number ([`tcauth_core::otp::parse_sms_number`]) — a bad number is the only
+//!    answer given before the limits;
+//! 2. [`OtpService::admit`] — the send limits, before any lookup, so a 429 tells nothing;
+//! 3. its own checks (the client, the session), then [`OtpService::start`] with a binding (the
+//!    client_id, or [`tcauth_core::otp::session_binding`] of the browser session), which
+//!    stores the challenge and sends the code; it returns the challenge id to keep;
+//! 4. [`OtpService::check`] with that id, the same binding and the code typed in.
+
+pub mod limits;
+pub mod log;
+pub mod webhook;
+
+pub use limits::SendLimits;
+pub use log::LogSender;
+pub use webhook::WebhookSender;
+
+use crate::settings::{OtpSenderConfig, Settings};
+use crate::state::{AppState, DbError};
+use async_trait::async_trait;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use tcauth_core::model::{OtpChallenge, OtpPurpose};
+use tcauth_core::otp;
+use tcauth_core::phone::Phone;
+use tcauth_core::secret::new_id;
+use tcauth_store::OtpCheck;
+
+/// One code to deliver.
+#[derive(Clone)]
+pub struct OtpMessage {
+    /// E.164, e.g. `+919876543210`.
+    pub phone_e164: String,
+    /// The six digits.
+    pub code: String,
+    /// Seconds the code stays valid.
+    pub expires_in: u64,
+    pub purpose: OtpPurpose,
+}
+
+impl fmt::Debug for OtpMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtpMessage")
+            .field("phone_e164", &log::mask(&self.phone_e164))
+            .field("code", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .field("purpose", &self.purpose)
+            .finish()
+    }
+}
+
+/// Why a code was not delivered. Messages never carry the code.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("the gateway answered HTTP {0}")]
+    Status(u16),
+    #[error("the gateway could not be reached: {0}")]
+    Network(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Delivers codes. Implement it to add an SMS provider.
+#[async_trait]
+pub trait OtpSender: Send + Sync {
+    async fn send(&self, msg: &OtpMessage) -> Result<(), SendError>;
+}
+
+/// A code sent: the challenge id to check it against later.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub id: String,
+    /// Seconds the code stays valid.
+    pub expires_in: u64,
+}
+
+#[derive(Debug)]
+pub enum StartError {
+    /// The store failed or timed out; nothing was sent.
+    Store(DbError),
+    /// The sender failed; the challenge was withdrawn. A new code may be asked for in
+    /// `retry_after` seconds (the number's cooldown, which this attempt started).
+    Send { retry_after: u64 },
+}
+
+/// The outcome of [`OtpService::check`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checked {
+    /// The right code; the challenge is consumed. Here it is (the number that was verified).
+    Accepted(OtpChallenge),
+    /// A wrong code; `attempts_left` more may be tried (0: the code is now burnt).
+    Wrong { attempts_left: u8 },
+    /// Too many wrong codes: a new code is needed, which may be asked for in `retry_after`
+    /// seconds.
+    Locked { retry_after: u64 },
+    /// Unknown, expired, used, or not this caller's (or not for this purpose).
+    Expired,
+}
+
+pub struct OtpService {
+    sender: Arc<dyn OtpSender>,
+    pub limits: SendLimits,
+    key: [u8; 32],
+    ttl_secs: u64,
+}
+
+impl OtpService {
+    /// The sender the settings name.
+    pub fn new(settings: &Settings) -> Result<Self, String> {
+        let sender: Arc<dyn OtpSender> = match &settings.otp_sender {
+            OtpSenderConfig::Log => {
+                tracing::warn!(
+                    "one-time codes go to the server log (the development sender): set \
+                     TCAUTH_OTP_WEBHOOK_URL and TCAUTH_OTP_WEBHOOK_SECRET to send them by SMS"
+                );
+                Arc::new(LogSender)
+            }
+            OtpSenderConfig::Webhook { url, secret } => {
+                tracing::info!("one-time codes go to the webhook sender");
+                Arc::new(WebhookSender::new(url, secret.clone())?)
+            }
+        };
+        Ok(Self::with_sender(settings, sender))
+    }
+
+    /// Any sender (an SMS provider of one's own, or a test double).
+    pub fn with_sender(settings: &Settings, sender: Arc<dyn OtpSender>) -> Self {
+        OtpService {
+            sender,
+            limits: SendLimits::new(settings.otp_send_limits),
+            key: otp::mac_key(&settings.secret.0),
+            ttl_secs: settings.otp_ttl.as_secs(),
+        }
+    }
+
+    /// Seconds a code stays valid.
+    pub fn ttl_secs(&self) -> u64 {
+        self.ttl_secs
+    }
+
+    /// The send limits for a code to `phone` asked for from `ip`: `Err(retry_after)` (whole
+    /// seconds ≥ 1) when over one. Counts the send when admitted.
+    pub async fn admit(&self, phone: &Phone, ip: IpAddr) -> Result<(), u64> {
+        self.limits.admit(phone, ip)
+    }
+
+    /// Stores a new challenge for `phone`, bound to `binding`, then sends its code. The
+    /// challenge is durable before the code leaves; if sending fails it is withdrawn.
+    pub async fn start(
+        &self,
+        app: &AppState,
+        purpose: OtpPurpose,
+        phone: &Phone,
+        binding: &str,
+    ) -> Result<Started, StartError> {
+        let now = crate::now();
+        let id = new_id();
+        let code = otp::generate();
+        let challenge = OtpChallenge {
+            code_mac: otp::mac(&self.key, &id, &phone.e164, &code),
+            id: id.clone(),
+            purpose,
+            phone_e164: phone.e164.clone(),
+            phone_country: phone.country.clone(),
+            binding: binding.to_string(),
+            attempts_left: otp::MAX_ATTEMPTS,
+            created_at: now,
+            expires_at: now.saturating_add(self.ttl_secs as i64),
+            consumed_at: None,
+        };
+        app.db(app.store.insert_otp(&challenge))
+            .await
+            .map_err(StartError::Store)?;
+        let msg = OtpMessage {
+            phone_e164: phone.e164.clone(),
+            code,
+            expires_in: self.ttl_secs,
+            purpose,
+        };
+        if let Err(e) = self.sender.send(&msg).await {
+            tracing::warn!(error = %e, purpose = purpose.as_str(), "could not send a one-time code");
+            // The gateway may have delivered it all the same: make sure it opens nothing.
+            if let Err(e) = app.db(app.store.burn_otp(&id, crate::now())).await {
+                tracing::warn!(error = %e, "could not withdraw an unsent one-time code");
+            }
+            return Err(StartError::Send {
+                retry_after: self.limits.next_send_in(&phone.e164),
+            });
+        }
+        Ok(Started {
+            id,
+            expires_in: self.ttl_secs,
+        })
+    }
+
+    /// Checks `code` for the challenge `id` on behalf of `binding`.
+    pub async fn check(
+        &self,
+        app: &AppState,
+        purpose: OtpPurpose,
+        id: &str,
+        binding: &str,
+        code: &str,
+    ) -> Result<Checked, DbError> {
+        // Ids are 32 hex digits; anything else cannot exist, so spare the store.
+        if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(Checked::Expired);
+        }
+        let Some(challenge) = app.db(app.store.get_otp(id)).await? else {
+            return Ok(Checked::Expired);
+        };
+        if challenge.purpose != purpose {
+            return Ok(Checked::Expired);
+        }
+        let mac = otp::mac(&self.key, id, &challenge.phone_e164, code);
+        let now = crate::now();
+        Ok(
+            match app.db(app.store.check_otp(id, binding, &mac, now)).await? {
+                OtpCheck::Accepted => Checked::Accepted(OtpChallenge {
+                    consumed_at: Some(now),
+                    ..challenge
+                }),
+                OtpCheck::Wrong { attempts_left } => Checked::Wrong { attempts_left },
+                OtpCheck::Locked => Checked::Locked {
+                    retry_after: self.limits.next_send_in(&challenge.phone_e164),
+                },
+                OtpCheck::Expired => Checked::Expired,
+            },
+        )
+    }
+
+    /// Withdraws a challenge (e.g. when a newer code replaces it): no code opens it any more.
+    pub async fn withdraw(&self, app: &AppState, id: &str) -> Result<(), DbError> {
+        app.db(app.store.burn_otp(id, crate::now())).await
+    }
+}

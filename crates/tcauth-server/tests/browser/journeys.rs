@@ -1,0 +1,246 @@
+//! Sign-in journeys in a real headless Chromium: the whole flow to tokens and userinfo, Deny,
+//! five wrong codes, an expired code, a bad redirect URI. Screenshots of every page at 360 px
+//! and 1280 px go to `target/screenshots/`.
+
+use crate::common::{self, json_of};
+use crate::pages::id_token_claims;
+use crate::support::{Callback, Setup};
+use crate::webdriver::{enabled, Browser, DESKTOP, PHONE};
+use std::time::Duration;
+
+async fn setup_with(f: impl FnOnce(&mut tcauth_server::Settings)) -> (Setup, Callback) {
+    let cb = Callback::start().await;
+    let s = Setup::start(&cb.uri, f).await;
+    (s, cb)
+}
+
+/// From the phone page to the code page, entering `phone` in national form.
+async fn enter_phone(b: &Browser, phone: &str) {
+    b.wait_path("/v1/auth/phone").await;
+    b.css("select#country")
+        .await
+        .select_by_value("IN")
+        .await
+        .unwrap();
+    b.type_into("input[name=phone]", phone.trim_start_matches("+91"))
+        .await;
+    b.click("form button[type=submit]").await;
+    b.wait_path("/v1/auth/code").await;
+}
+
+async fn enter_code(b: &Browser, code: &str) {
+    b.type_into("input[name=code]", code).await;
+    b.click("form[action='/v1/auth/code'] button[type=submit]")
+        .await;
+}
+
+#[tokio::test]
+async fn new_user_signs_in_and_the_app_gets_tokens_and_userinfo() {
+    if !enabled("new_user_signs_in_and_the_app_gets_tokens_and_userinfo") {
+        return;
+    }
+    let (s, cb) = setup_with(|_| {}).await;
+    let b = Browser::start(PHONE).await;
+    assert_eq!(b.viewport_width().await, 360, "a phone-sized viewport");
+    let (path, verifier) = s.auth_path(
+        "openid profile phone offline_access",
+        "st-1",
+        Some("nonce-1"),
+    );
+    b.goto(&s.server.url(&path)).await;
+    b.wait_path("/v1/auth/phone").await;
+    assert!(
+        b.text().await.contains("Acme Shop"),
+        "the app's name is shown"
+    );
+    b.screenshots("1-phone", PHONE).await;
+
+    // A bad number first: a clear message on the same page.
+    b.type_into("input[name=phone]", "12345").await;
+    b.click("form button[type=submit]").await;
+    b.css("#phone-error").await;
+    assert!(b.text().await.contains("not a mobile number of India"));
+    b.screenshots("1b-phone-bad-number", PHONE).await;
+
+    let phone = common::unique_phone();
+    enter_phone(&b, &phone).await;
+    let sms = s.gateway.next().await;
+    assert_eq!(sms.phone, phone);
+    assert!(b
+        .text()
+        .await
+        .contains(&tcauth_core::phone::display(&phone)));
+    let autocomplete = b
+        .css("input[name=code]")
+        .await
+        .attr("autocomplete")
+        .await
+        .unwrap();
+    assert_eq!(autocomplete.as_deref(), Some("one-time-code"));
+    b.screenshots("2-code", PHONE).await;
+
+    let wrong = if sms.code == "999999" {
+        "000000"
+    } else {
+        "999999"
+    };
+    enter_code(&b, wrong).await;
+    b.css("#code-error").await;
+    assert!(b.text().await.contains("You have 4 tries left"));
+    b.screenshots("2b-code-wrong", PHONE).await;
+
+    enter_code(&b, &sms.code).await;
+    b.wait_path("/v1/auth/name").await;
+    assert!(b.text().await.contains("Acme Shop"));
+    b.screenshots("3-name", PHONE).await;
+    b.type_into("input[name=given_name]", "Asha").await;
+    b.type_into("input[name=family_name]", "Rao").await;
+    b.click("form button[type=submit]").await;
+
+    b.wait_path("/v1/auth/consent").await;
+    let text = b.text().await;
+    for want in [
+        "Login to Acme Shop",
+        "See your phone number",
+        "Keep you signed in",
+        "Allow",
+        "Deny",
+    ] {
+        assert!(text.contains(want), "consent lacks {want:?}: {text}");
+    }
+    b.screenshots("4-consent", PHONE).await;
+    b.click("button[value=allow]").await;
+
+    let q = cb.next().await;
+    assert_eq!(q["state"], "st-1");
+    assert_eq!(q["iss"], s.server.base);
+    assert!(
+        b.url().await.starts_with(&cb.uri),
+        "the browser is back in the app"
+    );
+    let code = common::Code {
+        code: q["code"].clone(),
+        verifier,
+        challenge: String::new(),
+    };
+    let tokens = s.server.exchange_ok(&s.client_id, &code).await;
+    assert!(tokens["refresh_token"].is_string());
+    let claims = id_token_claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["nonce"], "nonce-1");
+    let (st, _, info) = json_of(
+        s.server
+            .userinfo(tokens["access_token"].as_str().unwrap())
+            .await,
+    )
+    .await;
+    assert_eq!(st, 200, "{info}");
+    assert_eq!(info["sub"], claims["sub"]);
+    assert_eq!(info["given_name"], "Asha");
+    assert_eq!(info["family_name"], "Rao");
+    assert_eq!(info["phone_number"], phone.trim_start_matches('+'));
+    b.close().await;
+}
+
+#[tokio::test]
+async fn deny_sends_access_denied_back_to_the_app() {
+    if !enabled("deny_sends_access_denied_back_to_the_app") {
+        return;
+    }
+    let (s, cb) = setup_with(|_| {}).await;
+    s.server.create_user().await;
+    let b = Browser::start(DESKTOP).await;
+    let (path, _) = s.auth_path("openid phone", "st-deny", None);
+    b.goto(&s.server.url(&path)).await;
+    enter_phone(&b, common::PHONE).await;
+    let sms = s.gateway.next().await;
+    enter_code(&b, &sms.code).await;
+    // A known number goes straight to consent.
+    b.wait_path("/v1/auth/consent").await;
+    b.click("button[value=deny]").await;
+    let q = cb.next().await;
+    assert_eq!(q["error"], "access_denied");
+    assert_eq!(q["state"], "st-deny");
+    assert_eq!(q["iss"], s.server.base);
+    assert!(!q.contains_key("code"));
+    b.close().await;
+}
+
+#[tokio::test]
+async fn five_wrong_codes_lock_the_code() {
+    if !enabled("five_wrong_codes_lock_the_code") {
+        return;
+    }
+    let (s, _cb) = setup_with(|_| {}).await;
+    let b = Browser::start(PHONE).await;
+    let (path, _) = s.auth_path("openid", "st", None);
+    b.goto(&s.server.url(&path)).await;
+    enter_phone(&b, &common::unique_phone()).await;
+    let sms = s.gateway.next().await;
+    let wrong = if sms.code == "123456" {
+        "654321"
+    } else {
+        "123456"
+    };
+    for left in (0..5).rev() {
+        enter_code(&b, wrong).await;
+        b.css("#code-error").await;
+        let text = b.text().await;
+        if left > 0 {
+            assert!(text.contains(&format!("You have {left} tr")), "{text}");
+        } else {
+            assert!(text.contains("cannot be used any more"), "{text}");
+        }
+    }
+    enter_code(&b, &sms.code).await;
+    b.css("#code-error").await;
+    assert!(b.text().await.contains("Too many wrong codes"));
+    assert_eq!(
+        b.path().await,
+        "/v1/auth/code",
+        "the right code no longer opens it"
+    );
+    b.screenshots("2c-code-locked", PHONE).await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn an_expired_code_is_refused() {
+    if !enabled("an_expired_code_is_refused") {
+        return;
+    }
+    let (s, _cb) = setup_with(|st| st.otp_ttl = Duration::from_secs(1)).await;
+    let b = Browser::start(DESKTOP).await;
+    let (path, _) = s.auth_path("openid", "st", None);
+    b.goto(&s.server.url(&path)).await;
+    enter_phone(&b, &common::unique_phone()).await;
+    let sms = s.gateway.next().await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    enter_code(&b, &sms.code).await;
+    b.css("#code-error").await;
+    assert!(b.text().await.contains("This code has expired"));
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_bad_redirect_uri_shows_the_error_page_and_goes_nowhere() {
+    if !enabled("a_bad_redirect_uri_shows_the_error_page_and_goes_nowhere") {
+        return;
+    }
+    let (s, cb) = setup_with(|_| {}).await;
+    let b = Browser::start(PHONE).await;
+    let (path, _) = s.auth_path("openid", "st", None);
+    let evil = path.replace(
+        &crate::support::encode(&[("x", cb.uri.clone())])[2..],
+        &crate::support::encode(&[("x", format!("{}/../evil", cb.uri))])[2..],
+    );
+    assert_ne!(evil, path);
+    b.goto(&s.server.url(&evil)).await;
+    b.css("h1").await;
+    assert!(b.text().await.contains("This sign-in link is not valid"));
+    assert_eq!(b.path().await, "/v1/auth", "no redirect");
+    b.screenshots("5-error", PHONE).await;
+    // Nothing reached the app.
+    let nothing = tokio::time::timeout(Duration::from_millis(300), cb.next()).await;
+    assert!(nothing.is_err(), "the app was visited: {nothing:?}");
+    b.close().await;
+}

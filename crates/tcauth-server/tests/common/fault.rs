@@ -1,0 +1,232 @@
+//! A store wrapper the test can switch between passing through, failing (`Unavailable`) and
+//! hanging, to drive the 503 / readiness / recovery paths deterministically.
+
+use async_trait::async_trait;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tcauth_core::model::{
+    AccessToken, AuthCode, Branding, Client, IssuedTokens, OtpChallenge, RefreshToken,
+    SigningKeyRecord, User, UserStatus, VerificationToken,
+};
+use tcauth_core::secret::TokenHash;
+use tcauth_store::{OtpCheck, Redemption, Result, Rotation, Store, StoreError};
+
+const PASS: u8 = 0;
+const FAIL: u8 = 1;
+const HANG: u8 = 2;
+const BROKEN: u8 = 3;
+
+#[derive(Default)]
+pub struct Fault {
+    mode: AtomicU8,
+    /// Calls that reached the wrapper while it was failing or hanging.
+    pub faulted_calls: AtomicU64,
+}
+
+impl Fault {
+    pub fn pass(&self) {
+        self.mode.store(PASS, Ordering::SeqCst);
+    }
+    /// Every call answers `StoreError::Unavailable`.
+    pub fn fail(&self) {
+        self.mode.store(FAIL, Ordering::SeqCst);
+    }
+    /// Every call answers `StoreError::Internal` (a bug or corrupt data).
+    pub fn break_down(&self) {
+        self.mode.store(BROKEN, Ordering::SeqCst);
+    }
+    /// Every call waits (up to 30 s, or until switched back) before going through.
+    pub fn hang(&self) {
+        self.mode.store(HANG, Ordering::SeqCst);
+    }
+}
+
+pub struct FaultyStore {
+    inner: Arc<dyn Store>,
+    fault: Arc<Fault>,
+}
+
+impl FaultyStore {
+    pub fn new(inner: Arc<dyn Store>, fault: Arc<Fault>) -> Self {
+        FaultyStore { inner, fault }
+    }
+
+    async fn gate(&self) -> Result<()> {
+        let mut waited = Duration::ZERO;
+        loop {
+            match self.fault.mode.load(Ordering::SeqCst) {
+                PASS => return Ok(()),
+                FAIL => {
+                    self.fault.faulted_calls.fetch_add(1, Ordering::Relaxed);
+                    return Err(StoreError::Unavailable("injected fault".into()));
+                }
+                BROKEN => {
+                    self.fault.faulted_calls.fetch_add(1, Ordering::Relaxed);
+                    return Err(StoreError::Internal("injected internal error".into()));
+                }
+                _ => {
+                    if waited.is_zero() {
+                        self.fault.faulted_calls.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if waited >= Duration::from_secs(30) {
+                        return Err(StoreError::Unavailable("injected hang".into()));
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    waited += Duration::from_millis(20);
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for FaultyStore {
+    async fn ping(&self) -> Result<()> {
+        self.gate().await?;
+        self.inner.ping().await
+    }
+    async fn create_client(&self, client: &Client) -> Result<()> {
+        self.gate().await?;
+        self.inner.create_client(client).await
+    }
+    async fn get_client(&self, client_id: &str) -> Result<Option<Client>> {
+        self.gate().await?;
+        self.inner.get_client(client_id).await
+    }
+    async fn list_clients(&self) -> Result<Vec<Client>> {
+        self.gate().await?;
+        self.inner.list_clients().await
+    }
+    async fn delete_client(&self, client_id: &str) -> Result<bool> {
+        self.gate().await?;
+        self.inner.delete_client(client_id).await
+    }
+    async fn create_user(&self, user: &User) -> Result<()> {
+        self.gate().await?;
+        self.inner.create_user(user).await
+    }
+    async fn import_users(&self, users: &[User]) -> Result<()> {
+        self.gate().await?;
+        self.inner.import_users(users).await
+    }
+    async fn get_user(&self, sub: i64) -> Result<Option<User>> {
+        self.gate().await?;
+        self.inner.get_user(sub).await
+    }
+    async fn get_user_by_phone(&self, e164: &str) -> Result<Option<User>> {
+        self.gate().await?;
+        self.inner.get_user_by_phone(e164).await
+    }
+    async fn delete_user(&self, sub: i64) -> Result<bool> {
+        self.gate().await?;
+        self.inner.delete_user(sub).await
+    }
+    async fn set_user_status(&self, sub: i64, status: UserStatus) -> Result<bool> {
+        self.gate().await?;
+        self.inner.set_user_status(sub, status).await
+    }
+    async fn insert_code(&self, code: &AuthCode) -> Result<()> {
+        self.gate().await?;
+        self.inner.insert_code(code).await
+    }
+    async fn get_code(&self, hash: &TokenHash) -> Result<Option<AuthCode>> {
+        self.gate().await?;
+        self.inner.get_code(hash).await
+    }
+    async fn burn_code(&self, hash: &TokenHash, now: i64) -> Result<()> {
+        self.gate().await?;
+        self.inner.burn_code(hash, now).await
+    }
+    async fn redeem_code(
+        &self,
+        hash: &TokenHash,
+        now: i64,
+        tokens: &IssuedTokens,
+    ) -> Result<Redemption> {
+        self.gate().await?;
+        self.inner.redeem_code(hash, now, tokens).await
+    }
+    async fn get_access_token(&self, hash: &TokenHash) -> Result<Option<AccessToken>> {
+        self.gate().await?;
+        self.inner.get_access_token(hash).await
+    }
+    async fn get_refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshToken>> {
+        self.gate().await?;
+        self.inner.get_refresh_token(hash).await
+    }
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenHash,
+        now: i64,
+        tokens: &IssuedTokens,
+    ) -> Result<Rotation> {
+        self.gate().await?;
+        self.inner.rotate_refresh_token(old, now, tokens).await
+    }
+    async fn revoke_family(&self, family_id: &str) -> Result<()> {
+        self.gate().await?;
+        self.inner.revoke_family(family_id).await
+    }
+    async fn revoke_access_token(&self, hash: &TokenHash) -> Result<bool> {
+        self.gate().await?;
+        self.inner.revoke_access_token(hash).await
+    }
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        self.gate().await?;
+        self.inner.list_signing_keys().await
+    }
+    async fn add_signing_key(&self, key: &SigningKeyRecord, keep: usize) -> Result<()> {
+        self.gate().await?;
+        self.inner.add_signing_key(key, keep).await
+    }
+    async fn sweep_expired(&self, now: i64, batch: usize) -> Result<u64> {
+        self.gate().await?;
+        self.inner.sweep_expired(now, batch).await
+    }
+    async fn set_client_branding(
+        &self,
+        client_id: &str,
+        branding: Option<&Branding>,
+    ) -> Result<bool> {
+        self.gate().await?;
+        self.inner.set_client_branding(client_id, branding).await
+    }
+    async fn insert_otp(&self, otp: &OtpChallenge) -> Result<()> {
+        self.gate().await?;
+        self.inner.insert_otp(otp).await
+    }
+    async fn get_otp(&self, id: &str) -> Result<Option<OtpChallenge>> {
+        self.gate().await?;
+        self.inner.get_otp(id).await
+    }
+    async fn check_otp(
+        &self,
+        id: &str,
+        binding: &str,
+        code_mac: &[u8; 32],
+        now: i64,
+    ) -> Result<OtpCheck> {
+        self.gate().await?;
+        self.inner.check_otp(id, binding, code_mac, now).await
+    }
+    async fn burn_otp(&self, id: &str, now: i64) -> Result<()> {
+        self.gate().await?;
+        self.inner.burn_otp(id, now).await
+    }
+    async fn insert_verification_token(&self, token: &VerificationToken) -> Result<()> {
+        self.gate().await?;
+        self.inner.insert_verification_token(token).await
+    }
+    async fn use_verification_token(
+        &self,
+        hash: &TokenHash,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Option<VerificationToken>> {
+        self.gate().await?;
+        self.inner
+            .use_verification_token(hash, client_id, now)
+            .await
+    }
+}

@@ -1,0 +1,6 @@
+-- tcauth SQLite schema, version 3: per-client branding of the consent page.
+--
+-- `branding` is a JSON object (tcauth_core::model::Branding: heading, button_text,
+-- button_color, button_shape, privacy_url, terms_url), or NULL for the defaults.
+
+ALTER TABLE clients ADD COLUMN branding TEXT;
