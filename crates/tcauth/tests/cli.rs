@@ -597,3 +597,74 @@ async fn serve_answers_healthz_and_stops_on_sigterm() {
     );
     assert!(log.contains("Redis"), "{log}");
 }
+
+#[test]
+fn client_brand_sets_validates_and_resets_the_consent_branding() {
+    let env = Env::new();
+    let c = env.json(&[
+        "client",
+        "create",
+        "--name",
+        "Shop",
+        "--redirect-uri",
+        "https://shop.example/cb",
+        "--scope",
+        "openid",
+        "--json",
+    ]);
+    let id = c["client_id"].as_str().unwrap().to_string();
+    let branded = env.json(&[
+        "client",
+        "brand",
+        &id,
+        "--heading",
+        "sign_up_with",
+        "--button-text",
+        "continue",
+        "--button-color",
+        "#0B6E4F",
+        "--button-shape",
+        "rectangle",
+        "--privacy-url",
+        "https://shop.example/privacy",
+        "--terms-url",
+        "https://shop.example/terms",
+        "--json",
+    ]);
+    assert_eq!(
+        branded["branding"],
+        serde_json::json!({"heading":"sign_up_with","button_text":"continue",
+            "button_color":"#0b6e4f","button_shape":"rectangle",
+            "privacy_url":"https://shop.example/privacy","terms_url":"https://shop.example/terms"})
+    );
+    assert_eq!(
+        env.json(&["client", "show", &id, "--json"])["branding"],
+        branded["branding"]
+    );
+
+    let err = env.fails(&["client", "brand", &id, "--button-color", "red"], 2);
+    assert!(
+        err.contains("--button-color: must be a hex colour"),
+        "{err}"
+    );
+    let err = env.fails(
+        &[
+            "client",
+            "brand",
+            &id,
+            "--terms-url",
+            "http://shop.example/t",
+        ],
+        2,
+    );
+    assert!(err.contains("--terms-url: must be an https URL"), "{err}");
+    // A refused change leaves the branding as it was.
+    assert_eq!(
+        env.json(&["client", "show", &id, "--json"])["branding"],
+        branded["branding"]
+    );
+
+    let reset = env.json(&["client", "brand", &id, "--reset", "--json"]);
+    assert_eq!(reset["branding"], Value::Null);
+    env.fails(&["client", "brand", "no-such-client", "--reset"], 1);
+}
