@@ -18,6 +18,7 @@ pub mod otp;
 pub mod pages;
 pub mod routes;
 pub mod settings;
+pub mod shared;
 pub mod state;
 pub mod verification;
 
@@ -49,23 +50,49 @@ pub fn now() -> i64 {
 }
 
 /// Builds the shared state: validates settings, loads (or creates) the signing keys and the
-/// per-client rate limits.
+/// per-client rate limits, and connects to Redis when one is configured (an unreachable Redis
+/// does not stop the start: see [`shared`]).
 pub async fn build(settings: Settings, store: Arc<dyn Store>) -> Result<App, ServeError> {
     settings.validate().map_err(ServeError::Settings)?;
     let keys = keys::KeyRing::load_or_create(store.as_ref(), &settings.secret).await?;
-    let limiter = limiter::Limiter::new(
-        settings.client_rate_limit,
-        settings.ip_rate_limit,
-        settings.max_in_flight,
+    let metrics = metrics::Metrics::default();
+    let shared = match &settings.redis_url {
+        Some(url) => Some(
+            shared::Shared::start(
+                url,
+                &settings.redis_prefix,
+                settings.redis_timeout,
+                metrics.redis_failures.clone(),
+            )
+            .await
+            .map_err(ServeError::Settings)?,
+        ),
+        None => None,
+    };
+    let limiter = limiter::RateLimiter::new(
+        limiter::Limiter::new(
+            settings.client_rate_limit,
+            settings.ip_rate_limit,
+            settings.max_in_flight,
+        ),
+        shared.clone(),
     );
-    let otp = otp::OtpService::new(&settings).map_err(ServeError::Settings)?;
+    let send_limits = match &shared {
+        Some(s) => otp::SendLimiter::Shared(shared::sends::SharedSends::new(
+            s.clone(),
+            settings.otp_send_limits,
+            &settings.secret.0,
+        )),
+        None => otp::SendLimiter::Local(otp::SendLimits::new(settings.otp_send_limits)),
+    };
+    let otp = otp::OtpService::new(&settings, send_limits).map_err(ServeError::Settings)?;
     let app = Arc::new(AppState {
         discovery: oauth::discovery::document(&settings.issuer),
         settings,
         store,
         keys,
         limiter,
-        metrics: metrics::Metrics::default(),
+        metrics,
         otp,
     });
     reload(&app).await;

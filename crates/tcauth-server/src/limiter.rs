@@ -1,6 +1,14 @@
 //! Admission control: per-client and per-IP token buckets (429), and a bound on requests in
-//! flight (503). Counters live in this process.
+//! flight (503).
+//!
+//! [`RateLimiter`] is what the server uses: the buckets of this process ([`Limiter`]) or, with
+//! `redis_url`, buckets in Redis shared by every node ([`crate::shared::rate`], the same
+//! limits and per-client overrides). When Redis does not answer within `redis_timeout`, the
+//! request is judged by this process's buckets instead (a warning is logged, at most once per
+//! 10 s), and Redis is used again as soon as it answers. The bound on requests in flight is
+//! always per process.
 
+use crate::shared::{self, Shared};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
@@ -59,13 +67,18 @@ impl Limiter {
         }
     }
 
-    /// Takes a token from the bucket of `client_id` (when given) or of `ip`. A client_id longer
-    /// than any real one counts against the IP, so junk cannot bloat the table.
-    pub fn check(&self, client_id: Option<&str>, ip: IpAddr) -> Decision {
-        let mut key = match client_id {
+    /// The bucket a request counts against: its client_id's, or its IP's when it has none
+    /// (or one longer than any real one, so junk cannot bloat the table).
+    fn key_of(client_id: Option<&str>, ip: IpAddr) -> Key {
+        match client_id {
             Some(id) if id.len() <= MAX_CLIENT_ID => Key::Client(id.to_string()),
             _ => Key::Ip(ip),
-        };
+        }
+    }
+
+    /// Takes a token from the bucket of `client_id` (when given) or of `ip`.
+    pub fn check(&self, client_id: Option<&str>, ip: IpAddr) -> Decision {
+        let mut key = Self::key_of(client_id, ip);
         let now = self.now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if !buckets.contains_key(&key) && buckets.len() >= MAX_BUCKETS {
@@ -118,6 +131,55 @@ impl Limiter {
     /// A place among the requests in flight, or `None` when the server is full.
     pub fn try_enter(&self) -> Option<OwnedSemaphorePermit> {
         self.in_flight.clone().try_acquire_owned().ok()
+    }
+}
+
+/// The rate limits the server uses: this process's buckets, or Redis's (see the module doc).
+pub struct RateLimiter {
+    local: Limiter,
+    shared: Option<Arc<Shared>>,
+}
+
+impl RateLimiter {
+    pub fn new(local: Limiter, shared: Option<Arc<Shared>>) -> Self {
+        RateLimiter { local, shared }
+    }
+
+    /// Takes a token from the bucket of `client_id` (when given) or of `ip`: in Redis when it
+    /// answers, else in this process.
+    pub async fn check(&self, client_id: Option<&str>, ip: IpAddr) -> Decision {
+        if let Some(s) = &self.shared {
+            let key = Limiter::key_of(client_id, ip);
+            let rl = self.local.limit_for(&key);
+            let name = match &key {
+                Key::Client(id) => shared::rate::client_key(id),
+                Key::Ip(ip) => shared::rate::ip_key(*ip),
+            };
+            if let Ok(d) = shared::rate::take(s, &name, rl).await {
+                return d;
+            }
+        }
+        self.local.check(client_id, ip)
+    }
+
+    /// Sets or clears one client's limit.
+    pub fn set_override(&self, client_id: &str, rl: Option<RateLimit>) {
+        self.local.set_override(client_id, rl);
+    }
+
+    /// Replaces every per-client limit (after re-reading the clients).
+    pub fn replace_overrides(&self, all: HashMap<String, RateLimit>) {
+        self.local.replace_overrides(all);
+    }
+
+    /// Forgets this process's full buckets (Redis expires its own).
+    pub fn prune(&self) {
+        self.local.prune();
+    }
+
+    /// A place among the requests in flight (per process), or `None` when the server is full.
+    pub fn try_enter(&self) -> Option<OwnedSemaphorePermit> {
+        self.local.try_enter()
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Upper bounds of the latency histogram, in seconds.
@@ -27,6 +27,9 @@ pub struct Metrics {
     pub id_tokens: AtomicU64,
     pub rate_limited: AtomicU64,
     pub shed: AtomicU64,
+    /// Redis calls that failed, timed out or found no connection (shared with
+    /// [`crate::shared::Shared`]).
+    pub redis_failures: Arc<AtomicU64>,
 }
 
 impl Metrics {
@@ -125,6 +128,16 @@ impl Metrics {
         );
         s.push_str("# TYPE tcauth_shed_total counter\n");
         let _ = writeln!(s, "tcauth_shed_total {}", self.shed.load(Relaxed));
+        s.push_str(
+            "# HELP tcauth_redis_failures_total Redis calls that failed or timed out: rate \
+             limits fell back to this process, one-time-code sends were refused.\n",
+        );
+        s.push_str("# TYPE tcauth_redis_failures_total counter\n");
+        let _ = writeln!(
+            s,
+            "tcauth_redis_failures_total {}",
+            self.redis_failures.load(Relaxed)
+        );
         s
     }
 }

@@ -100,6 +100,15 @@ pub struct Settings {
     /// Country preselected on the sign-in page's phone-number form (ISO 3166 alpha-2).
     /// Default `IN`.
     pub default_country: String,
+    /// Redis holding the counters every node must share (`redis://[user:password@]host[:port]
+    /// [/db]`): the request rate limits and the one-time-code send limits. `None` (the
+    /// default) keeps them in this process. May carry a password: never log it.
+    pub redis_url: Option<String>,
+    /// Longest wait for one Redis call (connection included) before the rate limits fall back
+    /// to this process's buckets and one-time-code sends are refused. Default 150 ms.
+    pub redis_timeout: Duration,
+    /// Prefix of every Redis key. Default `tcauth:`.
+    pub redis_prefix: String,
 }
 
 pub const MAX_CODE_TTL: Duration = Duration::from_secs(600);
@@ -133,6 +142,9 @@ impl Settings {
             otp_ttl: Duration::from_secs(tcauth_core::otp::DEFAULT_TTL_SECS),
             otp_send_limits: OtpSendLimits::default(),
             default_country: "IN".into(),
+            redis_url: None,
+            redis_timeout: Duration::from_millis(150),
+            redis_prefix: "tcauth:".into(),
         }
     }
 
@@ -191,7 +203,27 @@ impl Settings {
                 self.default_country
             ));
         }
-        self.validate_otp()
+        self.validate_otp()?;
+        self.validate_redis()
+    }
+
+    fn validate_redis(&self) -> Result<(), String> {
+        if self.redis_timeout.is_zero() || self.redis_timeout > Duration::from_secs(10) {
+            return Err("redis_timeout must be 1 ms to 10 s".into());
+        }
+        if self.redis_prefix.is_empty()
+            || self.redis_prefix.len() > 64
+            || self
+                .redis_prefix
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err("redis_prefix must be 1–64 characters without spaces".into());
+        }
+        if let Some(url) = &self.redis_url {
+            crate::shared::check_url(url)?;
+        }
+        Ok(())
     }
 
     fn validate_otp(&self) -> Result<(), String> {

@@ -1,7 +1,7 @@
 //! What every request handler shares.
 
 use crate::keys::KeyRing;
-use crate::limiter::Limiter;
+use crate::limiter::RateLimiter;
 use crate::metrics::Metrics;
 use crate::otp::OtpService;
 use crate::settings::Settings;
@@ -14,7 +14,7 @@ pub struct AppState {
     pub settings: Settings,
     pub store: Arc<dyn Store>,
     pub keys: KeyRing,
-    pub limiter: Limiter,
+    pub limiter: RateLimiter,
     pub metrics: Metrics,
     /// One-time codes: sender, send limits, MAC key.
     pub otp: OtpService,

@@ -1,7 +1,9 @@
 //! Storage for tcauth: one [`Store`] trait, one module per backend.
 //!
-//! This is the only crate that speaks SQL. Every backend passes the same conformance story
-//! (`tests/conformance.rs`), so the server can treat them alike.
+//! This is the only crate that speaks SQL. Two backends: [`SqliteStore`] (embedded, one node)
+//! and [`PgStore`] (PostgreSQL, many nodes on one database). Every backend passes the same
+//! conformance story (`tests/conformance/`, run by `tests/conformance.rs` for SQLite and
+//! `tests/postgres.rs` for PostgreSQL), so the server can treat them alike.
 //!
 //! Architecture invariants every backend keeps:
 //! - A method that writes returns `Ok` only after its transaction is durably committed.
@@ -18,8 +20,10 @@ use tcauth_core::model::{
 };
 use tcauth_core::secret::TokenHash;
 
+pub mod postgres;
 pub mod sqlite;
 
+pub use postgres::{PgOptions, PgStore};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]

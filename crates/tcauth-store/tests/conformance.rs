@@ -28,28 +28,7 @@ macro_rules! conformance {
     };
 }
 
-conformance!(
-    ping,
-    clients_crud,
-    client_branding,
-    users_crud,
-    users_import_all_or_nothing,
-    codes,
-    refresh_rotation,
-    revocation,
-    tokens_outlive_user_and_client,
-    signing_keys,
-    sweep,
-    concurrent_code_redemption,
-    concurrent_refresh_rotation,
-    concurrent_mixed,
-    otp_challenges,
-    otp_attempts_run_out,
-    verification_tokens,
-    otp_sweep,
-    concurrent_otp_check,
-    concurrent_verification_token_use,
-);
+suite::every_check!(conformance);
 
 // --- SQLite specifics ------------------------------------------------------------------------
 

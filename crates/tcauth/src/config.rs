@@ -29,6 +29,9 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub redis_url: Option<String>,
+    pub redis_timeout_ms: Option<u64>,
+    pub redis_prefix: Option<String>,
+    pub postgres: Option<PostgresConfig>,
     pub secret: Option<String>,
     pub admin_token: Option<String>,
     pub access_token_ttl: Option<u64>,
@@ -47,6 +50,17 @@ pub struct FileConfig {
     pub otp_sends_per_ip: Option<u32>,
     pub otp_sends_per_country: Option<u32>,
     pub default_country: Option<String>,
+}
+
+/// `[postgres]`: the connection pool of a `postgres://` database; a missing key keeps its
+/// default.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    pub max_connections: Option<u32>,
+    pub connect_timeout_ms: Option<u64>,
+    pub wait_timeout_ms: Option<u64>,
+    pub statement_timeout_ms: Option<u64>,
 }
 
 /// `[rate_limit]` and `[ip_rate_limit]`; a missing key keeps its default.
@@ -98,6 +112,7 @@ impl FileConfig {
             ("sweep_interval", c.sweep_interval),
             ("reload_interval", c.reload_interval),
             ("store_timeout_ms", c.store_timeout_ms.map(|ms| ms / 1000)),
+            ("redis_timeout_ms", c.redis_timeout_ms.map(|ms| ms / 1000)),
             ("otp_ttl", c.otp_ttl),
             ("otp_resend_cooldown", c.otp_resend_cooldown),
         ] {
@@ -120,6 +135,8 @@ pub struct ServeOverrides {
     pub otp_webhook_url: Option<String>,
     /// `TCAUTH_OTP_WEBHOOK_SECRET`: required with the URL.
     pub otp_webhook_secret: Option<Secret>,
+    /// `--redis-url` / `TCAUTH_REDIS_URL`.
+    pub redis_url: Option<String>,
 }
 
 /// Builds and validates the server's settings.
@@ -175,6 +192,18 @@ pub fn settings(
     }
     if let Some(v) = &file.default_country {
         s.default_country = v.trim().to_ascii_uppercase();
+    }
+    s.redis_url = overrides
+        .redis_url
+        .clone()
+        .or_else(|| file.redis_url.clone())
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty());
+    if let Some(v) = file.redis_timeout_ms {
+        s.redis_timeout = Duration::from_millis(v);
+    }
+    if let Some(v) = &file.redis_prefix {
+        s.redis_prefix = v.clone();
     }
     let l = &mut s.otp_send_limits;
     if let Some(v) = file.otp_resend_cooldown {
@@ -241,13 +270,20 @@ listen = "127.0.0.1:8080"
 # (TCAUTH_DATA_DIR, --data-dir). Created with mode 0700.
 data_dir = "./tcauth-data"
 
-# Database (TCAUTH_DATABASE_URL, --database-url): sqlite://PATH. PostgreSQL is not built yet.
+# Database (TCAUTH_DATABASE_URL, --database-url): sqlite://PATH, or
+# postgres://USER[:PASSWORD]@HOST[:PORT]/DB for several nodes on one database. With
+# PostgreSQL, `secret` (or TCAUTH_SECRET) must be set, to the same value on every node.
 # Default: sqlite://<data_dir>/tcauth.db
 # database_url = "sqlite://./tcauth-data/tcauth.db"
 
-# Redis for shared rate limits across nodes (TCAUTH_REDIS_URL, --redis-url). Not built yet:
-# it is accepted and ignored.
-# redis_url = "redis://127.0.0.1:6379"
+# Redis for the counters every node must share: request rate limits and one-time-code send
+# limits (TCAUTH_REDIS_URL, --redis-url): redis://[USER:PASSWORD@]HOST[:PORT][/DB].
+# Unset: the counters are kept per process. When Redis does not answer, rate limits fall
+# back to each node's own buckets and one-time-code sends are refused (503).
+# redis_url = "redis://127.0.0.1:6379/0"
+# Longest wait for one Redis call, in milliseconds, and the prefix of every key.
+redis_timeout_ms = 150
+redis_prefix = "tcauth:"
 
 # Server secret, at least 32 bytes (TCAUTH_SECRET): base64/base64url of at least 32 bytes,
 # or at least 32 characters of text. It keys every HMAC and seals the signing keys; changing
@@ -303,6 +339,15 @@ burst = 200
 [ip_rate_limit]
 per_second = 20
 burst = 40
+
+# The connection pool of a postgres:// database (ignored with SQLite). Each node opens at
+# most max_connections; a request waits at most wait_timeout_ms for one, and a statement
+# runs at most statement_timeout_ms.
+[postgres]
+max_connections = 16
+connect_timeout_ms = 2000
+wait_timeout_ms = 2000
+statement_timeout_ms = 5000
 "#;
 
 #[cfg(test)]
@@ -333,6 +378,9 @@ mod tests {
         assert_eq!(s.otp_ttl, d.otp_ttl);
         assert_eq!(s.otp_send_limits, d.otp_send_limits);
         assert_eq!(s.otp_sender, d.otp_sender);
+        assert_eq!(s.redis_url, d.redis_url);
+        assert_eq!(s.redis_timeout, d.redis_timeout);
+        assert_eq!(s.redis_prefix, d.redis_prefix);
         assert_eq!(file.data_dir.as_deref(), Some(Path::new(DEFAULT_DATA_DIR)));
     }
 
@@ -394,6 +442,35 @@ mod tests {
         };
         let e = settings(&FileConfig::default(), &no_secret, secret(), None).unwrap_err();
         assert!(e.to_string().contains("TCAUTH_OTP_WEBHOOK_SECRET"), "{e}");
+    }
+
+    #[test]
+    fn redis_settings() {
+        let file = FileConfig::parse(
+            "redis_url = \"redis://file:6379/0\"\nredis_timeout_ms = 250\nredis_prefix = \"a:\"",
+        )
+        .unwrap();
+        let s = settings(&file, &ServeOverrides::default(), secret(), None).unwrap();
+        assert_eq!(s.redis_url.as_deref(), Some("redis://file:6379/0"));
+        assert_eq!(s.redis_timeout, Duration::from_millis(250));
+        assert_eq!(s.redis_prefix, "a:");
+        let flag = ServeOverrides {
+            redis_url: Some("redis://flag:6379/".into()),
+            ..ServeOverrides::default()
+        };
+        let s = settings(&file, &flag, secret(), None).unwrap();
+        assert_eq!(s.redis_url.as_deref(), Some("redis://flag:6379/"));
+        for bad in ["rediss://u:hunter2@h:6379", "http://u:hunter2@h", "hunter2"] {
+            let o = ServeOverrides {
+                redis_url: Some(bad.into()),
+                ..ServeOverrides::default()
+            };
+            let e = settings(&FileConfig::default(), &o, secret(), None).unwrap_err();
+            assert!(e.to_string().contains("TCAUTH_REDIS_URL"), "{e}");
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
+        let e = FileConfig::parse("[postgres]\nmax_conections = 3").unwrap_err();
+        assert!(e.contains("max_conections"), "{e}");
     }
 
     #[test]

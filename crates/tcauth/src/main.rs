@@ -27,7 +27,9 @@ in with their phone numbers, speaking Truecaller's wire contract.";
 
 const AFTER_HELP: &str = "Configuration, first found wins: flags, TCAUTH_* environment variables, \
 tcauth.toml (see `tcauth config example`), built-in defaults. With none of them, tcauth keeps an \
-SQLite database and a generated secret in ./tcauth-data and listens on 127.0.0.1:8080.
+SQLite database and a generated secret in ./tcauth-data and listens on 127.0.0.1:8080. Several \
+nodes share one PostgreSQL database (--database-url postgres://…, with the same TCAUTH_SECRET on \
+every node) and one Redis for their rate limits (--redis-url redis://…).
 
 Environment: TCAUTH_LISTEN, TCAUTH_ISSUER, TCAUTH_DATA_DIR, TCAUTH_DATABASE_URL, TCAUTH_REDIS_URL, \
 TCAUTH_CONFIG, TCAUTH_SECRET, TCAUTH_ADMIN_TOKEN, TCAUTH_LOG (a log filter such as info or debug).
@@ -131,7 +133,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(a) => commands::serve::run(a).await,
-        Command::Migrate(a) => commands::migrate(a),
+        Command::Migrate(a) => commands::migrate(a).await,
         Command::Client(a) => commands::client::run(a).await,
         Command::User(a) => commands::user::run(a).await,
         Command::Keys(a) => commands::keys::run(a).await,

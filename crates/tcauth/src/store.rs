@@ -7,8 +7,9 @@ use anyhow::Result;
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use tcauth_server::Secret;
-use tcauth_store::{SqliteStore, Store};
+use tcauth_store::{PgOptions, PgStore, SqliteStore, Store, StoreError};
 
 /// File name of the embedded database inside the data dir.
 pub const DB_FILE: &str = "tcauth.db";
@@ -25,7 +26,8 @@ pub struct StoreArgs {
     #[arg(long, env = "TCAUTH_DATA_DIR", value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
 
-    /// Database: sqlite://PATH [default: sqlite://<data-dir>/tcauth.db]
+    /// Database: sqlite://PATH, or postgres://USER[:PASSWORD]@HOST[:PORT]/DB for several nodes
+    /// (then TCAUTH_SECRET is required) [default: sqlite://<data-dir>/tcauth.db]
     #[arg(
         long,
         env = "TCAUTH_DATABASE_URL",
@@ -37,27 +39,67 @@ pub struct StoreArgs {
 }
 
 /// A database the binary knows how to open.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Database {
     Sqlite(PathBuf),
+    /// A `postgres://` URL. It may carry a password: `Display` and `Debug` leave it out.
+    Postgres(String),
 }
 
 impl std::fmt::Display for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Database::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
+            Database::Postgres(url) => f.write_str(&redacted(url)),
         }
     }
 }
 
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Database({self})")
+    }
+}
+
+/// A database URL without its password and query (which may hold one):
+/// `postgres://user@host:5432/db`.
+pub fn redacted(url: &str) -> String {
+    let (scheme, rest) = url.trim().split_once("://").unwrap_or(("postgres", url));
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    match rest.rsplit_once('@') {
+        Some((auth, host)) => {
+            let user = auth.split(':').next().unwrap_or("");
+            if user.is_empty() {
+                format!("{scheme}://{host}")
+            } else {
+                format!("{scheme}://{user}@{host}")
+            }
+        }
+        None => format!("{scheme}://{rest}"),
+    }
+}
+
+/// What to say when no secret is configured for a PostgreSQL database.
+pub const POSTGRES_NEEDS_SECRET: &str = "with PostgreSQL, TCAUTH_SECRET (or `secret` in the \
+config file) is required: all nodes must share one server secret, which seals the signing keys \
+kept in the database and keys every HMAC, so tcauth does not generate one in this mode. Generate \
+it once with `openssl rand -base64 32` and give the same value to every node (and to `tcauth \
+keys rotate`)";
+
 /// Parses `--database-url`. Never echoes the URL back, as it may carry a password.
 pub fn parse_database_url(url: &str) -> Result<Database> {
     let lower = url.trim().to_ascii_lowercase();
-    if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-        return Err(usage(
-            "PostgreSQL support is not built yet; use sqlite://PATH, or leave --database-url \
-             unset to use <data-dir>/tcauth.db",
-        ));
+    if let Some(rest) = lower
+        .strip_prefix("postgres://")
+        .or_else(|| lower.strip_prefix("postgresql://"))
+    {
+        if rest.is_empty() || rest.starts_with(['/', '?']) && !rest.contains("host=") {
+            return Err(usage(
+                "--database-url postgres:// needs a host and a database, e.g. \
+                 postgres://tcauth:PASSWORD@db.example:5432/tcauth",
+            ));
+        }
+        return Ok(Database::Postgres(url.trim().to_string()));
     }
     let path = url
         .trim()
@@ -69,7 +111,8 @@ pub fn parse_database_url(url: &str) -> Result<Database> {
             "--database-url sqlite:// needs a path, e.g. sqlite:///var/lib/tcauth/tcauth.db",
         )),
         None => Err(usage(
-            "--database-url must start with sqlite:// (e.g. sqlite:///var/lib/tcauth/tcauth.db)",
+            "--database-url must start with sqlite:// (e.g. sqlite:///var/lib/tcauth/tcauth.db) \
+             or postgres:// (e.g. postgres://tcauth:PASSWORD@db.example:5432/tcauth)",
         )),
     }
 }
@@ -109,38 +152,92 @@ impl Context {
         })
     }
 
-    /// Makes sure the database's directory exists: the data dir (mode 0700) or, for a database
-    /// elsewhere, its parent directory.
-    fn prepare(&self) -> Result<&Path> {
-        let Database::Sqlite(path) = &self.database;
+    /// Makes sure an SQLite database's directory exists: the data dir (mode 0700) or, for a
+    /// database elsewhere, its parent directory.
+    fn prepare(path: &Path, data_dir: &Path) -> Result<()> {
         match path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            Some(parent) if parent == self.data_dir => secret::ensure_data_dir(&self.data_dir)?,
+            Some(parent) if parent == data_dir => secret::ensure_data_dir(data_dir)?,
             Some(parent) if !parent.exists() => secret::ensure_data_dir(parent)?,
             _ => {}
         }
-        Ok(path)
+        Ok(())
+    }
+
+    /// The PostgreSQL pool's options: defaults, then `[postgres]` of the config file.
+    pub fn pg_options(&self) -> PgOptions {
+        let mut o = PgOptions::default();
+        let Some(p) = self.file.postgres else {
+            return o;
+        };
+        let ms = Duration::from_millis;
+        if let Some(v) = p.max_connections {
+            o.max_connections = v as usize;
+        }
+        if let Some(v) = p.connect_timeout_ms {
+            o.connect_timeout = ms(v);
+        }
+        if let Some(v) = p.wait_timeout_ms {
+            o.wait_timeout = ms(v);
+        }
+        if let Some(v) = p.statement_timeout_ms {
+            o.statement_timeout = ms(v);
+        }
+        o
+    }
+
+    /// A store error on opening or migrating, with what to check.
+    fn open_error(&self, doing: &str, e: StoreError) -> anyhow::Error {
+        let e = match (&self.database, &e) {
+            (Database::Postgres(_), StoreError::Unavailable(_)) => {
+                anyhow::anyhow!("{e}; is PostgreSQL running and reachable at that host and port?")
+            }
+            (Database::Postgres(_), StoreError::Internal(_)) => anyhow::anyhow!(
+                "{e}; check the URL's user, password and database, and that this tcauth is not \
+                 older than the database's schema"
+            ),
+            _ => store_error(e),
+        };
+        e.context(format!("cannot {doing} the database {}", self.database))
     }
 
     /// Opens (creating and migrating as needed) the store.
     pub async fn open(&self) -> Result<Arc<dyn Store>> {
-        let path = self.prepare()?.to_path_buf();
-        let store = SqliteStore::open(&path).map_err(|e| {
-            store_error(e).context(format!("cannot open the database {}", self.database))
-        })?;
-        Ok(Arc::new(store))
+        match &self.database {
+            Database::Sqlite(path) => {
+                Self::prepare(path, &self.data_dir)?;
+                let store = SqliteStore::open(path).map_err(|e| self.open_error("open", e))?;
+                Ok(Arc::new(store))
+            }
+            Database::Postgres(url) => {
+                let store = PgStore::connect(url, self.pg_options())
+                    .await
+                    .map_err(|e| self.open_error("connect to", e))?;
+                Ok(Arc::new(store))
+            }
+        }
     }
 
     /// Applies pending migrations. Returns (version before, version after).
-    pub fn migrate(&self) -> Result<(u32, u32)> {
-        let path = self.prepare()?;
-        SqliteStore::migrate(path).map_err(|e| {
-            store_error(e).context(format!("cannot migrate the database {}", self.database))
-        })
+    pub async fn migrate(&self) -> Result<(u32, u32)> {
+        match &self.database {
+            Database::Sqlite(path) => {
+                Self::prepare(path, &self.data_dir)?;
+                SqliteStore::migrate(path).map_err(|e| self.open_error("migrate", e))
+            }
+            Database::Postgres(url) => PgStore::migrate(url)
+                .await
+                .map_err(|e| self.open_error("migrate", e)),
+        }
     }
 
-    /// The server secret (see [`crate::secret`]).
+    /// The server secret (see [`crate::secret`]). With PostgreSQL it must be configured: every
+    /// node needs the same one, so none is generated.
     pub fn secret(&self) -> Result<(Secret, SecretSource)> {
-        secret::obtain(self.file.secret.as_deref(), &self.data_dir)
+        match &self.database {
+            Database::Postgres(_) => secret::configured(self.file.secret.as_deref())?
+                .ok_or_else(|| usage(POSTGRES_NEEDS_SECRET)),
+            Database::Sqlite(_) => secret::obtain(self.file.secret.as_deref(), &self.data_dir),
+        }
     }
 }
 
@@ -159,13 +256,33 @@ mod tests {
             parse_database_url("sqlite://rel/t.db").unwrap(),
             Database::Sqlite("rel/t.db".into())
         );
-        let e = parse_database_url("postgres://u:pw@h/db").unwrap_err();
-        assert!(e
-            .to_string()
-            .contains("PostgreSQL support is not built yet"));
+        let pg = parse_database_url("postgres://u:pw@h:5432/db?sslmode=disable").unwrap();
+        assert_eq!(
+            pg,
+            Database::Postgres("postgres://u:pw@h:5432/db?sslmode=disable".into())
+        );
+        assert_eq!(pg.to_string(), "postgres://u@h:5432/db");
+        assert!(!format!("{pg:?}").contains("pw"));
+        assert!(matches!(
+            parse_database_url("postgresql://h/db").unwrap(),
+            Database::Postgres(_)
+        ));
+        let e = parse_database_url("postgres://").unwrap_err();
+        assert_eq!(exit_code(&e), 2);
+        let e = parse_database_url("mysql://u:pw@x").unwrap_err();
         assert!(!e.to_string().contains("pw"));
         assert_eq!(exit_code(&e), 2);
-        assert!(parse_database_url("mysql://x").is_err());
         assert!(parse_database_url("sqlite://").is_err());
+    }
+
+    #[test]
+    fn redaction() {
+        assert_eq!(redacted("postgres://h/db"), "postgres://h/db");
+        assert_eq!(redacted("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            redacted("postgres://u:p@ss@h/db?password=x"),
+            "postgres://u@h/db"
+        );
+        assert_eq!(redacted("postgresql://:p@h"), "postgresql://h");
     }
 }

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcauth");
 
+#[path = "cli/postgres.rs"]
+mod postgres;
+
 /// A temporary working directory with a data dir inside.
 struct Env {
     dir: tempfile::TempDir,
@@ -487,22 +490,6 @@ fn config_example_parses_and_is_accepted() {
     assert!(err.contains("sweep_intervall"), "{err}");
     let err = env.fails(&["migrate", "--config", "nope.toml"], 1);
     assert!(err.contains("nope.toml"), "{err}");
-}
-
-#[test]
-fn postgres_is_not_built_yet() {
-    let env = Env::new();
-    let err = env.fails(
-        &["migrate", "--database-url", "postgres://u:pw@db/tcauth"],
-        2,
-    );
-    assert!(err.contains("PostgreSQL support is not built yet"), "{err}");
-    assert!(!err.contains("pw@"), "{err}");
-    let out = bare(env.path(), &["client", "list"])
-        .env("TCAUTH_DATABASE_URL", "postgresql://db/tcauth")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]

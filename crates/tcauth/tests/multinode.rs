@@ -192,7 +192,7 @@ fn start_node(dir: &Path, db_url: &str, redis_url: &str, i: usize) -> Node {
     let config = dir.join("tcauth.toml");
     std::fs::write(
         &config,
-        "store_timeout_ms = 500\nreload_interval = 1\n[rate_limit]\nper_second = 100000\nburst = 100000\n",
+        "reload_interval = 1\n[rate_limit]\nper_second = 100000\nburst = 100000\n",
     )
     .unwrap();
     let log = std::fs::File::create(dir.join(format!("node{i}.log"))).unwrap();

@@ -52,12 +52,12 @@ pub async fn read_form(headers: &HeaderMap, body: Body) -> Result<Form, ApiError
 }
 
 /// Rows 3 and 4: the caller's rate limit, then a place among the requests in flight.
-pub fn admit(
+pub async fn admit(
     app: &AppState,
     client_id: Option<&str>,
     ip: IpAddr,
 ) -> Result<OwnedSemaphorePermit, ApiError> {
-    if let Decision::Deny { retry_after } = app.limiter.check(client_id, ip) {
+    if let Decision::Deny { retry_after } = app.limiter.check(client_id, ip).await {
         Metrics::inc(&app.metrics.rate_limited);
         return Err(ApiError::too_many_requests(retry_after));
     }

@@ -42,7 +42,7 @@ async fn run(
     body: Body,
 ) -> Result<Response, ApiError> {
     let form = read_form(headers, body).await?;
-    let _permit = admit(app, form.non_empty("client_id"), peer.ip())?;
+    let _permit = admit(app, form.non_empty("client_id"), peer.ip()).await?;
     let (Some(token), Some(client_id)) = (form.non_empty("token"), form.non_empty("client_id"))
     else {
         return Err(ApiError::empty_parameters());

@@ -32,7 +32,7 @@ async fn run(
     body: Body,
 ) -> Result<Response, ApiError> {
     let form = read_form(headers, body).await?;
-    let _permit = admit(app, form.non_empty("client_id"), peer.ip())?;
+    let _permit = admit(app, form.non_empty("client_id"), peer.ip()).await?;
 
     let grant = match form.non_empty("grant_type") {
         None => return Err(ApiError::empty_parameters()),

@@ -1,11 +1,14 @@
 //! Send limits for one-time codes (checklist O7–O9): a resend cooldown and a sliding window per
 //! number, a sliding window per caller IP and per country.
 //!
-//! Kept in this process for now, behind [`SendLimits`]: a shared (Redis) version answers the
-//! same two questions. All keys are checked and recorded under one lock, so a send is counted
-//! everywhere or nowhere; a refused send is not counted.
+//! [`SendLimiter`] is what the server uses: [`SendLimits`], kept in this process (all keys are
+//! checked and recorded under one lock, so a send is counted everywhere or nowhere; a refused
+//! send is not counted), or, with `redis_url`, [`SharedSends`], the same rule in Redis for
+//! every node at once. When Redis does not answer, sends are refused (checklist O10): an
+//! outage must never lift the limits.
 
 use crate::settings::{OtpSendLimits, SendWindow};
+use crate::shared::sends::SharedSends;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -66,6 +69,67 @@ fn ip_key(ip: IpAddr) -> IpKey {
                 IpKey::V6(p)
             }
         },
+    }
+}
+
+/// The text of an IP's key: `192.0.2.1`, or `2001:db8:1:2::/64`.
+pub fn ip_label(ip: IpAddr) -> String {
+    match ip_key(ip) {
+        IpKey::V4(o) => std::net::Ipv4Addr::from(o).to_string(),
+        IpKey::V6(p) => {
+            let mut o = [0u8; 16];
+            o[..8].copy_from_slice(&p);
+            format!("{}/64", std::net::Ipv6Addr::from(o))
+        }
+    }
+}
+
+/// Why a send was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Over a limit: admitted again in this many whole seconds (≥ 1).
+    Limited { retry_after: u64 },
+    /// The shared counters (Redis) did not answer: no code is sent without them.
+    Unavailable,
+}
+
+/// The send limits the server uses: in this process, or shared in Redis.
+pub enum SendLimiter {
+    Local(SendLimits),
+    Shared(SharedSends),
+}
+
+impl SendLimiter {
+    /// Admits one send of a code to `phone` asked for from `ip`, and counts it. Call it right
+    /// after the number is parsed, before any lookup.
+    pub async fn admit(&self, phone: &Phone, ip: IpAddr) -> Result<(), Refused> {
+        let limited = |retry_after| Refused::Limited { retry_after };
+        match self {
+            SendLimiter::Local(l) => l.admit(phone, ip).map_err(limited),
+            SendLimiter::Shared(s) => match s.admit(&phone.e164, &phone.country, ip).await {
+                Ok(r) => r.map_err(limited),
+                Err(_) => Err(Refused::Unavailable),
+            },
+        }
+    }
+
+    /// Whole seconds (≥ 1) until a code may be sent to this number again, by the number's own
+    /// limits. When Redis does not answer: the cooldown (at least 1 s).
+    pub async fn next_send_in(&self, e164: &str) -> u64 {
+        match self {
+            SendLimiter::Local(l) => l.next_send_in(e164),
+            SendLimiter::Shared(s) => match s.next_send_in(e164).await {
+                Ok(n) => n,
+                Err(_) => whole_secs(s.cooldown().as_secs_f64()),
+            },
+        }
+    }
+
+    /// Forgets idle keys (Redis expires its own).
+    pub fn prune(&self) {
+        if let SendLimiter::Local(l) = self {
+            l.prune();
+        }
     }
 }
 

@@ -14,7 +14,7 @@ pub mod limits;
 pub mod log;
 pub mod webhook;
 
-pub use limits::SendLimits;
+pub use limits::{Refused, SendLimiter, SendLimits};
 pub use log::LogSender;
 pub use webhook::WebhookSender;
 
@@ -103,14 +103,14 @@ pub enum Checked {
 
 pub struct OtpService {
     sender: Arc<dyn OtpSender>,
-    pub limits: SendLimits,
+    pub limits: SendLimiter,
     key: [u8; 32],
     ttl_secs: u64,
 }
 
 impl OtpService {
-    /// The sender the settings name.
-    pub fn new(settings: &Settings) -> Result<Self, String> {
+    /// The sender the settings name, with `limits` (see [`SendLimiter`]).
+    pub fn new(settings: &Settings, limits: SendLimiter) -> Result<Self, String> {
         let sender: Arc<dyn OtpSender> = match &settings.otp_sender {
             OtpSenderConfig::Log => {
                 tracing::warn!(
@@ -124,14 +124,18 @@ impl OtpService {
                 Arc::new(WebhookSender::new(url, secret.clone())?)
             }
         };
-        Ok(Self::with_sender(settings, sender))
+        Ok(Self::with_sender(settings, sender, limits))
     }
 
     /// Any sender (an SMS provider of one's own, or a test double).
-    pub fn with_sender(settings: &Settings, sender: Arc<dyn OtpSender>) -> Self {
+    pub fn with_sender(
+        settings: &Settings,
+        sender: Arc<dyn OtpSender>,
+        limits: SendLimiter,
+    ) -> Self {
         OtpService {
             sender,
-            limits: SendLimits::new(settings.otp_send_limits),
+            limits,
             key: otp::mac_key(&settings.secret.0),
             ttl_secs: settings.otp_ttl.as_secs(),
         }
@@ -142,10 +146,11 @@ impl OtpService {
         self.ttl_secs
     }
 
-    /// The send limits for a code to `phone` asked for from `ip`: `Err(retry_after)` (whole
-    /// seconds ≥ 1) when over one. Counts the send when admitted.
-    pub async fn admit(&self, phone: &Phone, ip: IpAddr) -> Result<(), u64> {
-        self.limits.admit(phone, ip)
+    /// The send limits for a code to `phone` asked for from `ip`: refused when over one (with
+    /// the whole seconds ≥ 1 to wait), or when the shared limits do not answer. Counts the send
+    /// when admitted.
+    pub async fn admit(&self, phone: &Phone, ip: IpAddr) -> Result<(), Refused> {
+        self.limits.admit(phone, ip).await
     }
 
     /// Stores a new challenge for `phone`, bound to `binding`, then sends its code. The
@@ -188,7 +193,7 @@ impl OtpService {
                 tracing::warn!(error = %e, "could not withdraw an unsent one-time code");
             }
             return Err(StartError::Send {
-                retry_after: self.limits.next_send_in(&phone.e164),
+                retry_after: self.limits.next_send_in(&phone.e164).await,
             });
         }
         Ok(Started {
@@ -226,7 +231,7 @@ impl OtpService {
                 }),
                 OtpCheck::Wrong { attempts_left } => Checked::Wrong { attempts_left },
                 OtpCheck::Locked => Checked::Locked {
-                    retry_after: self.limits.next_send_in(&challenge.phone_e164),
+                    retry_after: self.limits.next_send_in(&challenge.phone_e164).await,
                 },
                 OtpCheck::Expired => Checked::Expired,
             },

@@ -22,7 +22,7 @@ pub enum SendFailure {
     /// A send limit (cooldown, per number, per IP, per country): try again after this many
     /// seconds.
     Limited { retry_after: u64 },
-    /// The gateway or the store failed.
+    /// The gateway, the store or the shared send limits (Redis) failed.
     Failed,
 }
 
@@ -73,13 +73,18 @@ struct Service<'a>(&'a AppState);
 impl LoginCodes for Service<'_> {
     async fn send(&self, phone: &Phone, binding: &str, ip: IpAddr) -> Result<Sent, SendFailure> {
         let (app, otp) = (self.0, &self.0.otp);
-        if let Err(retry_after) = otp.admit(phone, ip).await {
-            return Err(SendFailure::Limited { retry_after });
+        match otp.admit(phone, ip).await {
+            Ok(()) => {}
+            Err(crate::otp::Refused::Limited { retry_after }) => {
+                return Err(SendFailure::Limited { retry_after })
+            }
+            // The shared send limits did not answer: no code without them.
+            Err(crate::otp::Refused::Unavailable) => return Err(SendFailure::Failed),
         }
         match otp.start(app, OtpPurpose::Login, phone, binding).await {
             Ok(started) => Ok(Sent {
                 challenge_id: started.id,
-                resend_after: otp.limits.next_send_in(&phone.e164),
+                resend_after: otp.limits.next_send_in(&phone.e164).await,
             }),
             Err(StartError::Send { .. }) => Err(SendFailure::Failed),
             Err(StartError::Store(e)) => {

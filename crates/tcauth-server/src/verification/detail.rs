@@ -43,7 +43,7 @@ async fn run(
     headers: &HeaderMap,
     token: &str,
 ) -> Result<Response, ApiError> {
-    let _permit = admit(app, peer.ip())?;
+    let _permit = admit(app, peer.ip()).await?;
     let client = partner(app, headers).await?;
     // Tokens are 43 base64url characters; anything else cannot exist.
     if token.len() != 43 {

@@ -14,6 +14,7 @@
 //! | `clientId` header missing or not a registered client | 404 | `Invalid partner credentials.` |
 //! | request: number missing, unparseable, invalid, or not one that takes SMS | 400 | `Invalid phone number.` |
 //! | request: a send limit (cooldown, per number, per IP, per country) | 429 + `Retry-After` | `Too many requests. Try again later.` |
+//! | request: the shared send limits (Redis) did not answer — fail closed | 503 + `Retry-After` | `Service unavailable. Try again.` |
 //! | request: the SMS gateway failed | 503 + `Retry-After` | `Could not send the OTP. Try again.` |
 //! | verify: unknown, expired, used or another client's `verificationId`, or no `otp` | 400 | `Invalid OTP.` |
 //! | verify: wrong code | 400 | `Invalid OTP.` and `attemptsLeft` |
@@ -103,8 +104,8 @@ pub fn db_error(e: DbError) -> ApiError {
 }
 
 /// The caller's IP rate limit, then a place among the requests in flight.
-pub fn admit(app: &AppState, ip: IpAddr) -> Result<OwnedSemaphorePermit, ApiError> {
-    if let Decision::Deny { retry_after } = app.limiter.check(None, ip) {
+pub async fn admit(app: &AppState, ip: IpAddr) -> Result<OwnedSemaphorePermit, ApiError> {
+    if let Decision::Deny { retry_after } = app.limiter.check(None, ip).await {
         Metrics::inc(&app.metrics.rate_limited);
         return Err(too_many_requests(retry_after));
     }

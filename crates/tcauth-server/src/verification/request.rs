@@ -4,9 +4,11 @@
 //! `9876543210` with `IN` are one number), then the send limits are checked and counted, before
 //! anything is looked up. Nothing here depends on whether the number has an account.
 
-use super::{admit, db_error, error, json_object, partner, respond, too_many_requests};
+use super::{
+    admit, db_error, error, json_object, partner, respond, too_many_requests, unavailable,
+};
 use crate::error::{json_response, ApiError};
-use crate::otp::StartError;
+use crate::otp::{Refused, StartError};
 use crate::state::App;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
@@ -62,11 +64,14 @@ async fn run(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let _permit = admit(app, peer.ip())?;
+    let _permit = admit(app, peer.ip()).await?;
     let obj = json_object(headers, body).await?;
     let phone = phone_of(&obj)?;
-    if let Err(retry_after) = app.otp.admit(&phone, peer.ip()).await {
-        return Err(too_many_requests(retry_after));
+    match app.otp.admit(&phone, peer.ip()).await {
+        Ok(()) => {}
+        Err(Refused::Limited { retry_after }) => return Err(too_many_requests(retry_after)),
+        // The shared send limits did not answer: fail closed (checklist O10).
+        Err(Refused::Unavailable) => return Err(unavailable()),
     }
     let client = partner(app, headers).await?;
     match app

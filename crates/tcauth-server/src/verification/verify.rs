@@ -60,7 +60,7 @@ async fn run(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let _permit = admit(app, peer.ip())?;
+    let _permit = admit(app, peer.ip()).await?;
     let obj = json_object(headers, body).await?;
     let client = partner(app, headers).await?;
     let given = str_field(&obj, "firstName").and_then(person_name);

@@ -6,6 +6,9 @@
 //! ```ignore
 //! #[path = "conformance/mod.rs"]
 //! mod suite;
+//!
+//! macro_rules! run { ($($check:ident),* $(,)?) => { /* one #[tokio::test] per $check */ } }
+//! suite::every_check!(run);
 //! ```
 
 #![allow(dead_code)] // a backend's test file may not run every check
@@ -27,6 +30,36 @@ pub use otp::{
     concurrent_otp_check, concurrent_verification_token_use, otp_attempts_run_out, otp_challenges,
     otp_sweep, verification_tokens,
 };
+
+/// Calls `$run!` with the name of every check, so each backend's test file runs all of them:
+/// `suite::every_check!(my_backend_tests);`. A new check is added here and nowhere else.
+macro_rules! every_check {
+    ($run:ident) => {
+        $run!(
+            ping,
+            clients_crud,
+            client_branding,
+            users_crud,
+            users_import_all_or_nothing,
+            codes,
+            refresh_rotation,
+            revocation,
+            tokens_outlive_user_and_client,
+            signing_keys,
+            sweep,
+            concurrent_code_redemption,
+            concurrent_refresh_rotation,
+            concurrent_mixed,
+            otp_challenges,
+            otp_attempts_run_out,
+            verification_tokens,
+            otp_sweep,
+            concurrent_otp_check,
+            concurrent_verification_token_use,
+        );
+    };
+}
+pub(crate) use every_check;
 
 /// "Now" in every check.
 pub const NOW: i64 = 1_700_000_000;

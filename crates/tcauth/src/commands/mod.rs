@@ -20,9 +20,9 @@ pub struct MigrateArgs {
     pub store: StoreArgs,
 }
 
-pub fn migrate(args: MigrateArgs) -> Result<()> {
+pub async fn migrate(args: MigrateArgs) -> Result<()> {
     let ctx = Context::load(&args.store)?;
-    let (before, after) = ctx.migrate()?;
+    let (before, after) = ctx.migrate().await?;
     if args.json {
         print_json(&serde_json::json!({
             "database": ctx.database.to_string(),

@@ -17,7 +17,8 @@ pub struct ServeArgs {
     #[arg(long, env = "TCAUTH_ISSUER", value_name = "URL")]
     pub issuer: Option<String>,
 
-    /// Redis for rate limits shared across nodes (not built yet: accepted and ignored)
+    /// Redis for the counters all nodes share (rate limits, one-time-code send limits):
+    /// redis://[USER:PASSWORD@]HOST[:PORT][/DB] [default: kept per process]
     #[arg(
         long,
         env = "TCAUTH_REDIS_URL",
@@ -35,9 +36,6 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     if let Some(path) = &ctx.config_path {
         tracing::info!("configuration from {}", path.display());
     }
-    if args.redis_url.is_some() || ctx.file.redis_url.is_some() {
-        tracing::warn!("Redis support is not built yet: the Redis URL is ignored and rate limits are kept per process");
-    }
     let admin_token = match std::env::var("TCAUTH_ADMIN_TOKEN") {
         Ok(t) if !t.is_empty() => Some(t),
         Ok(_) | Err(std::env::VarError::NotPresent) => ctx.file.admin_token.clone(),
@@ -52,6 +50,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         otp_webhook_url: env_var("TCAUTH_OTP_WEBHOOK_URL")?,
         otp_webhook_secret: env_var("TCAUTH_OTP_WEBHOOK_SECRET")?
             .map(|s| tcauth_server::Secret(s.into_bytes())),
+        redis_url: args.redis_url.clone(),
     };
     let settings = settings(&ctx.file, &overrides, secret, admin_token)?;
     if settings.listen.ip().is_unspecified() && settings.issuer.contains("://0.0.0.0") {

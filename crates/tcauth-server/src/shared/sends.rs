@@ -1,0 +1,139 @@
+//! One-time-code send limits in Redis: the rule of [`crate::otp::limits`] (a resend cooldown
+//! and a sliding window per number, a sliding window per caller IP and per country), checked
+//! and counted in one script call, so a send is counted under all three keys or none.
+//!
+//! Each key is a sorted set of send times (microseconds of the Redis server's clock):
+//! - `<prefix>otp:n:<hex of HMAC-SHA256(number key, E.164)>` — the number itself is never
+//!   sent to Redis; the key is derived from the server secret, so every node sharing Redis
+//!   must share `TCAUTH_SECRET` (which a cluster needs anyway);
+//! - `<prefix>otp:ip:<IPv4>` or `<prefix>otp:ip:<IPv6 /64>::/64`;
+//! - `<prefix>otp:cc:<country>`.
+//!
+//! A send at `now` first forgets the times at or before `now - period`; it must then wait for
+//! the cooldown (last send + cooldown, number only) and, when a window already holds `max`
+//! sends, for the send that leaves it first (its time + period). It is admitted when there is
+//! nothing to wait for, and recorded in all three sets; a refused send records nothing. The
+//! sets expire one period (number: the longer of period and cooldown) after their last send,
+//! and hold at most `max` times each.
+
+use super::{Script, Shared, Unavailable};
+use crate::otp::limits::ip_label;
+use crate::settings::OtpSendLimits;
+use std::net::IpAddr;
+use std::sync::{Arc, LazyLock};
+use tcauth_core::secret::{hex, hmac_sha256, random_bytes};
+
+const SENDS_LUA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local cooldown = tonumber(ARGV[2])
+local function wait(key, max, period, cd)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%.17g', now - period))
+  local w = 0
+  if cd > 0 then
+    local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+    if last[2] then w = math.max(w, tonumber(last[2]) + cd - now) end
+  end
+  local n = redis.call('ZCARD', key)
+  if n >= max then
+    local first = redis.call('ZRANGE', key, n - max, n - max, 'WITHSCORES')
+    w = math.max(w, tonumber(first[2]) + period - now)
+  end
+  return w
+end
+local w = wait(KEYS[1], tonumber(ARGV[3]), tonumber(ARGV[4]), cooldown)
+if ARGV[1] == 'peek' then return math.ceil(w) end
+w = math.max(w, wait(KEYS[2], tonumber(ARGV[5]), tonumber(ARGV[6]), 0))
+w = math.max(w, wait(KEYS[3], tonumber(ARGV[7]), tonumber(ARGV[8]), 0))
+if w > 0 then return math.ceil(w) end
+local score = string.format('%.17g', now)
+local keep = {math.max(tonumber(ARGV[4]), cooldown), tonumber(ARGV[6]), tonumber(ARGV[8])}
+for i = 1, 3 do
+  redis.call('ZADD', KEYS[i], score, ARGV[9])
+  redis.call('PEXPIRE', KEYS[i], math.ceil(keep[i] / 1000) + 1)
+end
+return 0
+"#;
+
+static SENDS: LazyLock<Script> = LazyLock::new(|| Script::new(SENDS_LUA));
+
+/// Microseconds to whole seconds for `Retry-After`: rounded up, at least 1.
+fn whole_secs(us: i64) -> u64 {
+    (us.max(0) as u64).div_ceil(1_000_000).max(1)
+}
+
+/// The send limits, kept in Redis.
+pub struct SharedSends {
+    shared: Arc<Shared>,
+    cfg: OtpSendLimits,
+    /// Keys the HMAC that names a number's key.
+    number_mac_key: [u8; 32],
+}
+
+impl SharedSends {
+    pub fn new(shared: Arc<Shared>, cfg: OtpSendLimits, server_secret: &[u8]) -> Self {
+        SharedSends {
+            shared,
+            cfg,
+            number_mac_key: hmac_sha256(server_secret, b"tcauth redis key of a phone number"),
+        }
+    }
+
+    /// The resend cooldown.
+    pub fn cooldown(&self) -> std::time::Duration {
+        self.cfg.resend_cooldown
+    }
+
+    /// The key of a number: 128 bits of its HMAC, in hex.
+    pub fn number_key(&self, e164: &str) -> String {
+        let mac = hmac_sha256(&self.number_mac_key, e164.as_bytes());
+        self.shared.key(&format!("otp:n:{}", hex(&mac[..16])))
+    }
+
+    /// Every argument but the mode, in the script's order.
+    fn args(&self, mode: &str) -> Vec<String> {
+        let c = &self.cfg;
+        let us = |d: std::time::Duration| d.as_micros().to_string();
+        vec![
+            mode.to_string(),
+            us(c.resend_cooldown),
+            c.per_number.max.to_string(),
+            us(c.per_number.period),
+            c.per_ip.max.to_string(),
+            us(c.per_ip.period),
+            c.per_country.max.to_string(),
+            us(c.per_country.period),
+            hex(&random_bytes::<12>()),
+        ]
+    }
+
+    /// Admits and counts one send, or says in how many whole seconds (≥ 1) it would be.
+    pub async fn admit(
+        &self,
+        e164: &str,
+        country: &str,
+        ip: IpAddr,
+    ) -> Result<Result<(), u64>, Unavailable> {
+        let keys = [
+            self.number_key(e164),
+            self.shared.key(&format!("otp:ip:{}", ip_label(ip))),
+            self.shared.key(&format!("otp:cc:{country}")),
+        ];
+        let wait: i64 = self.shared.eval(&SENDS, &keys, &self.args("admit")).await?;
+        Ok(if wait > 0 {
+            Err(whole_secs(wait))
+        } else {
+            Ok(())
+        })
+    }
+
+    /// Whole seconds (≥ 1) until a code may be sent to this number again, by the number's own
+    /// limits (nothing is recorded).
+    pub async fn next_send_in(&self, e164: &str) -> Result<u64, Unavailable> {
+        let wait: i64 = self
+            .shared
+            .eval(&SENDS, &[self.number_key(e164)], &self.args("peek"))
+            .await?;
+        Ok(whole_secs(wait))
+    }
+}

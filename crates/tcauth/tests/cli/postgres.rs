@@ -1,0 +1,171 @@
+//! `--database-url postgres://…`: the shared secret it requires, and (with
+//! `TCAUTH_TEST_DATABASE_URL`, which `.ci/run` sets) migrate and clients on a fresh schema.
+
+use super::{bare, text, Env};
+use std::io::Write as _;
+use std::process::Command;
+
+/// A URL nobody answers at, with a password that must never be echoed.
+const DEAD_PG: &str = "postgres://tcauth:pw-never-shown@127.0.0.1:1/tcauth";
+
+#[test]
+fn postgres_needs_a_secret_every_node_shares() {
+    let env = Env::new();
+    for args in [&["serve"][..], &["keys", "rotate"]] {
+        let mut all = args.to_vec();
+        all.extend(["--database-url", DEAD_PG]);
+        let err = env.fails(&all, 2);
+        for needle in ["TCAUTH_SECRET", "all nodes", "openssl rand -base64 32"] {
+            assert!(err.contains(needle), "{args:?}: no {needle:?} in {err}");
+        }
+        assert!(!err.contains("pw-never-shown"), "{err}");
+    }
+    // The same through the environment; no secret file is ever generated in this mode.
+    let out = env
+        .cmd(&["serve"])
+        .env("TCAUTH_DATABASE_URL", DEAD_PG)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(!env.data().exists(), "no data dir, no secret file");
+    // With a secret, the command gets as far as the database, and says which one (without
+    // its password).
+    let out = env
+        .cmd(&["keys", "rotate", "--database-url", DEAD_PG])
+        .env(
+            "TCAUTH_SECRET",
+            "a passphrase of more than thirty-two characters",
+        )
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("postgres://tcauth@127.0.0.1:1/tcauth"),
+        "{err}"
+    );
+    assert!(!err.contains("pw-never-shown"), "{err}");
+    assert!(!env.data().exists(), "no data dir, no secret file");
+}
+
+/// A fresh schema in the test database, dropped at the end.
+struct Schema {
+    admin_url: String,
+    name: String,
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .output()
+        .expect("psql is installed");
+    assert!(out.status.success(), "psql {sql}: {}", text(&out.stderr));
+}
+
+impl Schema {
+    fn create(admin_url: &str) -> Schema {
+        let name = format!("tcauth_cli_{}", tcauth_core::secret::new_id());
+        psql(admin_url, &format!("CREATE SCHEMA {name}"));
+        Schema {
+            admin_url: admin_url.to_string(),
+            name,
+        }
+    }
+
+    /// The test database's URL with `search_path` set to this schema.
+    fn url(&self) -> String {
+        let sep = if self.admin_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!(
+            "{}{sep}options=-c%20search_path%3D{}",
+            self.admin_url, self.name
+        )
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        psql(
+            &self.admin_url,
+            &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
+        );
+    }
+}
+
+fn test_database(test: &str) -> Option<String> {
+    match std::env::var("TCAUTH_TEST_DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_string()),
+        _ => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: set TCAUTH_TEST_DATABASE_URL (e.g. \
+                 postgres://postgres@127.0.0.1:5432/test; .ci/run sets it) to run the CLI \
+                 PostgreSQL test {test}"
+            );
+            None
+        }
+    }
+}
+
+#[test]
+fn migrate_and_clients_on_postgres() {
+    let Some(admin_url) = test_database("migrate_and_clients_on_postgres") else {
+        return;
+    };
+    let schema = Schema::create(&admin_url);
+    let url = schema.url();
+    let env = Env::new();
+    let run = |args: &[&str]| {
+        let out = bare(env.path(), args)
+            .env("TCAUTH_DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            text(&out.stderr)
+        );
+        let stdout = text(&out.stdout);
+        serde_json::from_str::<serde_json::Value>(&stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
+    };
+    let v = run(&["migrate", "--json"]);
+    assert_eq!(v["previous_version"], 0, "{v}");
+    let version = v["version"].as_u64().unwrap();
+    assert!(version >= 1, "{v}");
+    assert!(
+        v["database"].as_str().unwrap().starts_with("postgres"),
+        "{v}"
+    );
+    let again = run(&["migrate", "--json"]);
+    assert_eq!(again["previous_version"], version);
+    assert_eq!(again["version"], version);
+
+    let c = run(&[
+        "client",
+        "create",
+        "--name",
+        "Shop",
+        "--redirect-uri",
+        "https://shop.example/cb",
+        "--scope",
+        "openid phone",
+        "--json",
+    ]);
+    let id = c["client_id"].as_str().unwrap();
+    let list = run(&["client", "list", "--json"]);
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["client_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [id], "{list}");
+    assert!(
+        !env.path().join("tcauth-data").exists(),
+        "no SQLite, no data dir"
+    );
+}
