@@ -20,6 +20,7 @@ use tcauth_core::model::{
 };
 use tcauth_core::secret::TokenHash;
 
+mod columns;
 pub mod postgres;
 pub mod sqlite;
 

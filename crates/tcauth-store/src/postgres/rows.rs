@@ -13,41 +13,9 @@ use tcauth_core::secret::TokenHash;
 use tokio_postgres::types::{FromSql, Json, ToSql};
 use tokio_postgres::Row;
 
-macro_rules! client_cols {
-    () => {
-        "client_id, name, redirect_uris, scopes, grant_types, rate_per_second, rate_burst, \
-         created_at, branding"
-    };
-}
-macro_rules! user_cols {
-    () => {
-        "sub, phone_e164, phone_country, phone_verified, given_name, family_name, email, \
-         picture, gender, address, status, created_at"
-    };
-}
-macro_rules! code_cols {
-    () => {
-        "hash, family_id, client_id, sub, scopes, code_challenge, redirect_uri, nonce, \
-         auth_time, expires_at, consumed_at"
-    };
-}
-macro_rules! access_cols {
-    () => {
-        "hash, family_id, client_id, sub, scopes, issued_at, expires_at, revoked"
-    };
-}
-macro_rules! refresh_cols {
-    () => {
-        "hash, family_id, client_id, sub, scopes, auth_time, issued_at, expires_at, used_at, \
-         revoked"
-    };
-}
-macro_rules! key_cols {
-    () => {
-        "kid, private_key_sealed, public_n, public_e, created_at, current"
-    };
-}
-pub(crate) use {access_cols, client_cols, code_cols, key_cols, refresh_cols, user_cols};
+pub(crate) use crate::columns::{
+    access_cols, client_cols, code_cols, key_cols, refresh_cols, user_cols,
+};
 
 pub(crate) type Param<'a> = &'a (dyn ToSql + Sync);
 
