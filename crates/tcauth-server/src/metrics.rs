@@ -18,10 +18,18 @@ struct Histogram {
     sum: f64,
 }
 
+/// What is known of one endpoint: answers by status, and the latency histogram.
+#[derive(Default)]
+struct Endpoint {
+    statuses: BTreeMap<u16, u64>,
+    latency: Histogram,
+}
+
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
+    /// By endpoint (route template). One short lock per request; a key is allocated only the
+    /// first time an endpoint is seen.
+    endpoints: Mutex<BTreeMap<String, Endpoint>>,
     pub access_tokens: AtomicU64,
     pub refresh_tokens: AtomicU64,
     pub id_tokens: AtomicU64,
@@ -34,19 +42,17 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn record(&self, endpoint: &str, status: u16, took: Duration) {
-        *self
-            .requests
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry((endpoint.to_string(), status))
-            .or_default() += 1;
         let secs = took.as_secs_f64();
-        let mut lat = self.latency.lock().unwrap_or_else(|p| p.into_inner());
-        let h = lat.entry(endpoint.to_string()).or_default();
-        for (i, le) in BUCKETS.iter().enumerate() {
-            if secs <= *le {
-                h.counts[i] += 1;
-            }
+        let first = BUCKETS.partition_point(|le| secs > *le);
+        let mut all = self.endpoints.lock().unwrap_or_else(|p| p.into_inner());
+        let ep = match all.get_mut(endpoint) {
+            Some(ep) => ep,
+            None => all.entry(endpoint.to_string()).or_default(),
+        };
+        *ep.statuses.entry(status).or_default() += 1;
+        let h = &mut ep.latency;
+        for c in &mut h.counts[first..] {
+            *c += 1;
         }
         h.count += 1;
         h.sum += secs;
@@ -61,25 +67,18 @@ impl Metrics {
         let mut s = String::with_capacity(4096);
         s.push_str("# HELP tcauth_http_requests_total HTTP requests by endpoint and status.\n");
         s.push_str("# TYPE tcauth_http_requests_total counter\n");
-        for ((ep, st), n) in self
-            .requests
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            let _ = writeln!(
-                s,
-                "tcauth_http_requests_total{{endpoint=\"{ep}\",status=\"{st}\"}} {n}"
-            );
+        let all = self.endpoints.lock().unwrap_or_else(|p| p.into_inner());
+        for (ep, e) in all.iter() {
+            for (st, n) in &e.statuses {
+                let _ = writeln!(
+                    s,
+                    "tcauth_http_requests_total{{endpoint=\"{ep}\",status=\"{st}\"}} {n}"
+                );
+            }
         }
         s.push_str("# HELP tcauth_http_request_duration_seconds Time to answer, by endpoint.\n");
         s.push_str("# TYPE tcauth_http_request_duration_seconds histogram\n");
-        for (ep, h) in self
-            .latency
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
+        for (ep, h) in all.iter().map(|(ep, e)| (ep, &e.latency)) {
             for (i, le) in BUCKETS.iter().enumerate() {
                 let _ = writeln!(
                     s,
@@ -103,6 +102,7 @@ impl Metrics {
                 h.count
             );
         }
+        drop(all);
         s.push_str("# HELP tcauth_tokens_issued_total Tokens issued, by kind.\n");
         s.push_str("# TYPE tcauth_tokens_issued_total counter\n");
         for (kind, c) in [

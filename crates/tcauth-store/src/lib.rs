@@ -77,6 +77,14 @@ pub enum OtpCheck {
     Expired,
 }
 
+/// An access token with what userinfo checks alongside it ([`Store::get_access_token_view`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessTokenView {
+    pub token: AccessToken,
+    pub client_exists: bool,
+    pub user: Option<User>,
+}
+
 /// Everything tcauth persists. Times are Unix seconds, passed in by the caller.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -179,6 +187,55 @@ pub trait Store: Send + Sync + 'static {
         client_id: &str,
         now: i64,
     ) -> Result<Option<VerificationToken>>;
+
+    // --- the hot paths' reads, each in one snapshot ------------------------------------------
+    // A backend may answer these with one round trip (SQLite: one read transaction); the
+    // defaults compose the single-record reads above.
+
+    /// What the code grant reads: the client, and the code (whatever its state) with the user
+    /// it was issued to (if that user still exists).
+    async fn get_client_and_code(
+        &self,
+        client_id: &str,
+        code: &TokenHash,
+    ) -> Result<(Option<Client>, Option<(AuthCode, Option<User>)>)> {
+        let client = self.get_client(client_id).await?;
+        let Some(code) = self.get_code(code).await? else {
+            return Ok((client, None));
+        };
+        let user = self.get_user(code.sub).await?;
+        Ok((client, Some((code, user))))
+    }
+
+    /// What the refresh grant reads: the client, and the refresh token (whatever its state)
+    /// with its user (if that user still exists).
+    async fn get_client_and_refresh_token(
+        &self,
+        client_id: &str,
+        token: &TokenHash,
+    ) -> Result<(Option<Client>, Option<(RefreshToken, Option<User>)>)> {
+        let client = self.get_client(client_id).await?;
+        let Some(rt) = self.get_refresh_token(token).await? else {
+            return Ok((client, None));
+        };
+        let user = self.get_user(rt.sub).await?;
+        Ok((client, Some((rt, user))))
+    }
+
+    /// What userinfo needs: the access token (whatever its state), whether its client still
+    /// exists, and its user, if that user still exists.
+    async fn get_access_token_view(&self, hash: &TokenHash) -> Result<Option<AccessTokenView>> {
+        let Some(token) = self.get_access_token(hash).await? else {
+            return Ok(None);
+        };
+        let client_exists = self.get_client(&token.client_id).await?.is_some();
+        let user = self.get_user(token.sub).await?;
+        Ok(Some(AccessTokenView {
+            token,
+            client_exists,
+            user,
+        }))
+    }
 
     // --- maintenance -----------------------------------------------------------------------
     /// Deletes at most `batch` expired rows of each kind (codes, access tokens, refresh

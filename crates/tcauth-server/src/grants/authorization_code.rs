@@ -3,13 +3,16 @@
 use super::issue::{self, Grant};
 use super::TokenResponse;
 use crate::state::AppState;
-use tcauth_core::model::{Client, UserStatus};
+use tcauth_core::model::{AuthCode, Client, User, UserStatus};
 use tcauth_core::secret::TokenHash;
 use tcauth_core::{pkce, Scope, TokenError};
 use tcauth_store::Redemption;
 
 pub struct CodeRequest<'a> {
-    pub code: &'a str,
+    /// The storage key of the code presented.
+    pub hash: TokenHash,
+    /// The code under that key with its user, as read with the client.
+    pub found: Option<(AuthCode, Option<User>)>,
     pub code_verifier: &'a str,
     pub redirect_uri: Option<&'a str>,
 }
@@ -21,18 +24,14 @@ pub async fn exchange(
     req: CodeRequest<'_>,
     now: i64,
 ) -> Result<TokenResponse, TokenError> {
-    let hash = TokenHash::of(req.code);
-    let code = app
-        .db(app.store.get_code(&hash))
-        .await?
-        .ok_or(TokenError::InvalidCode)?;
+    let hash = req.hash;
+    let (code, user) = req.found.ok_or(TokenError::InvalidCode)?;
 
     // Row 10: another client's code (not burnt: the thief learns nothing and the rightful
     // client can still redeem it), or a user who can no longer sign in.
     if code.client_id != client.client_id {
         return Err(TokenError::AccessDenied);
     }
-    let user = app.db(app.store.get_user(code.sub)).await?;
     if !matches!(user, Some(ref u) if u.status == UserStatus::Active) {
         return Err(TokenError::AccessDenied);
     }

@@ -6,13 +6,16 @@
 use super::issue::{self, Grant};
 use super::TokenResponse;
 use crate::state::AppState;
-use tcauth_core::model::{Client, UserStatus};
+use tcauth_core::model::{Client, RefreshToken, User, UserStatus};
 use tcauth_core::secret::TokenHash;
 use tcauth_core::{ScopeSet, TokenError};
 use tcauth_store::Rotation;
 
 pub struct RefreshRequest<'a> {
-    pub refresh_token: &'a str,
+    /// The storage key of the refresh token presented.
+    pub hash: TokenHash,
+    /// The token under that key with its user, as read with the client.
+    pub found: Option<(RefreshToken, Option<User>)>,
     /// Optional narrower scope.
     pub scope: Option<&'a str>,
 }
@@ -23,16 +26,12 @@ pub async fn exchange(
     req: RefreshRequest<'_>,
     now: i64,
 ) -> Result<TokenResponse, TokenError> {
-    let hash = TokenHash::of(req.refresh_token);
-    let rt = app
-        .db(app.store.get_refresh_token(&hash))
-        .await?
-        .ok_or(TokenError::InvalidRefreshToken)?;
+    let hash = req.hash;
+    let (rt, user) = req.found.ok_or(TokenError::InvalidRefreshToken)?;
 
     if rt.client_id != client.client_id {
         return Err(TokenError::AccessDenied);
     }
-    let user = app.db(app.store.get_user(rt.sub)).await?;
     if !matches!(user, Some(ref u) if u.status == UserStatus::Active) {
         return Err(TokenError::AccessDenied);
     }

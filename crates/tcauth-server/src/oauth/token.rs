@@ -10,8 +10,18 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
-use tcauth_core::model::GrantType;
+use tcauth_core::model::{Client, GrantType};
+use tcauth_core::secret::TokenHash;
 use tcauth_core::TokenError;
+
+/// Row 9: the client exists and may use this grant.
+fn known_client(client: Option<Client>, grant: GrantType) -> Result<Client, TokenError> {
+    let client = client.ok_or(TokenError::InvalidClient)?;
+    if !client.allows_grant(grant) {
+        return Err(TokenError::GrantNotAllowed);
+    }
+    Ok(client)
+}
 
 pub async fn handle(
     State(app): State<App>,
@@ -48,23 +58,24 @@ async fn run(
         return Err(ApiError::empty_parameters());
     }
     let client_id = form.non_empty("client_id").unwrap_or_default();
-    let client = app
-        .db(app.store.get_client(client_id))
-        .await
-        .map_err(TokenError::from)?
-        .ok_or(TokenError::InvalidClient)?;
-    if !client.allows_grant(grant) {
-        return Err(TokenError::GrantNotAllowed.into());
-    }
 
+    // The client and the grant's code or token are read in one snapshot; the client's rows
+    // (9) are still checked before anything about the code or token.
     let now = crate::now();
     let resp = match grant {
         GrantType::AuthorizationCode => {
+            let hash = TokenHash::of(form.non_empty("code").unwrap_or_default());
+            let (client, found) = app
+                .db(app.store.get_client_and_code(client_id, &hash))
+                .await
+                .map_err(TokenError::from)?;
+            let client = known_client(client, grant)?;
             authorization_code::exchange(
                 app,
                 &client,
                 authorization_code::CodeRequest {
-                    code: form.non_empty("code").unwrap_or_default(),
+                    hash,
+                    found,
                     code_verifier: form.non_empty("code_verifier").unwrap_or_default(),
                     redirect_uri: form.non_empty("redirect_uri"),
                 },
@@ -73,11 +84,18 @@ async fn run(
             .await?
         }
         GrantType::RefreshToken => {
+            let hash = TokenHash::of(form.non_empty("refresh_token").unwrap_or_default());
+            let (client, found) = app
+                .db(app.store.get_client_and_refresh_token(client_id, &hash))
+                .await
+                .map_err(TokenError::from)?;
+            let client = known_client(client, grant)?;
             refresh_token::exchange(
                 app,
                 &client,
                 refresh_token::RefreshRequest {
-                    refresh_token: form.non_empty("refresh_token").unwrap_or_default(),
+                    hash,
+                    found,
                     scope: form.get("scope"),
                 },
                 now,

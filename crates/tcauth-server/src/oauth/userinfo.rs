@@ -57,20 +57,14 @@ async fn run(app: &App, headers: &HeaderMap) -> Result<Response, ApiError> {
         )
     };
     let _permit = super::enter(app)?;
-    let at = app
-        .db(app.store.get_access_token(&TokenHash::of(token)))
+    // The token, its client's existence and its user, in one read.
+    let view = app
+        .db(app.store.get_access_token_view(&TokenHash::of(token)))
         .await
         .map_err(db_error)?
         .ok_or_else(invalid)?;
-    if at.revoked || at.expires_at <= crate::now() {
-        return Err(invalid());
-    }
-    if app
-        .db(app.store.get_client(&at.client_id))
-        .await
-        .map_err(db_error)?
-        .is_none()
-    {
+    let at = view.token;
+    if at.revoked || at.expires_at <= crate::now() || !view.client_exists {
         return Err(invalid());
     }
     if !at.scopes.contains(Scope::Openid) {
@@ -80,10 +74,8 @@ async fn run(app: &App, headers: &HeaderMap) -> Result<Response, ApiError> {
             "openid scope missing in initial request",
         ));
     }
-    let user = app
-        .db(app.store.get_user(at.sub))
-        .await
-        .map_err(db_error)?
+    let user = view
+        .user
         .filter(|u| u.status == UserStatus::Active)
         .ok_or_else(|| {
             ApiError::new(

@@ -20,7 +20,7 @@ use self::error::{is_unique_violation, is_unique_violation_on, map_err, SqlResul
 use self::reader::Readers;
 use self::rows::*;
 use self::writer::Writer;
-use crate::{OtpCheck, Redemption, Result, Rotation, Store, StoreError};
+use crate::{AccessTokenView, OtpCheck, Redemption, Result, Rotation, Store, StoreError};
 use async_trait::async_trait;
 use rusqlite::{params, Connection};
 use std::fmt;
@@ -100,13 +100,90 @@ impl SqliteStore {
         self.inner.writer.call(f).await
     }
 
-    async fn read<T, F>(&self, f: F) -> Result<T>
+    /// A point lookup, on the caller's thread (see [`reader`]).
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.inner.readers.lookup(f)
+    }
+
+    /// A read of unbounded size, in the blocking pool.
+    async fn scan<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        self.inner.readers.call(f).await
+        self.inner.readers.scan(f).await
     }
+}
+
+// --- point lookups (the readers', and the writer's inside its transactions) ----------------
+
+fn lookup_client(c: &Connection, client_id: &str) -> Result<Option<Client>> {
+    query_opt(
+        c,
+        concat!(
+            "SELECT ",
+            client_cols!(),
+            " FROM clients WHERE client_id = ?1"
+        ),
+        [client_id],
+        client_from_row,
+    )
+}
+
+fn lookup_user(c: &Connection, sub: i64) -> Result<Option<User>> {
+    query_opt(
+        c,
+        concat!("SELECT ", user_cols!(), " FROM users WHERE sub = ?1"),
+        [sub],
+        user_from_row,
+    )
+}
+
+fn lookup_code(c: &Connection, hash: &TokenHash) -> Result<Option<AuthCode>> {
+    query_opt(
+        c,
+        concat!("SELECT ", code_cols!(), " FROM auth_codes WHERE hash = ?1"),
+        [&hash.0[..]],
+        code_from_row,
+    )
+}
+
+fn lookup_access(c: &Connection, hash: &TokenHash) -> Result<Option<AccessToken>> {
+    query_opt(
+        c,
+        concat!(
+            "SELECT ",
+            access_cols!(),
+            " FROM access_tokens WHERE hash = ?1"
+        ),
+        [&hash.0[..]],
+        access_from_row,
+    )
+}
+
+fn lookup_refresh(c: &Connection, hash: &TokenHash) -> Result<Option<RefreshToken>> {
+    query_opt(
+        c,
+        concat!(
+            "SELECT ",
+            refresh_cols!(),
+            " FROM refresh_tokens WHERE hash = ?1"
+        ),
+        [&hash.0[..]],
+        refresh_from_row,
+    )
+}
+
+/// Runs `f` in one read transaction, so that its lookups see one snapshot and take the
+/// database's locks once.
+fn snapshot<T>(c: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    exec(c, "BEGIN", [])?;
+    let r = f(c);
+    if !c.is_autocommit() {
+        let end = if r.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        exec(c, end, [])?;
+    }
+    r
 }
 
 // --- statements used by the writer -----------------------------------------------------------
@@ -187,7 +264,6 @@ impl Store for SqliteStore {
             c.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
                 .db()
         })
-        .await
     }
 
     // --- clients ---------------------------------------------------------------------------
@@ -216,24 +292,11 @@ impl Store for SqliteStore {
     }
 
     async fn get_client(&self, client_id: &str) -> Result<Option<Client>> {
-        let id = client_id.to_string();
-        self.read(move |c| {
-            query_opt(
-                c,
-                concat!(
-                    "SELECT ",
-                    client_cols!(),
-                    " FROM clients WHERE client_id = ?1"
-                ),
-                [id],
-                client_from_row,
-            )
-        })
-        .await
+        self.read(|c| lookup_client(c, client_id))
     }
 
     async fn list_clients(&self) -> Result<Vec<Client>> {
-        self.read(|c| {
+        self.scan(|c| {
             query_all(
                 c,
                 concat!(
@@ -292,15 +355,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_user(&self, sub: i64) -> Result<Option<User>> {
-        self.read(move |c| {
-            query_opt(
-                c,
-                concat!("SELECT ", user_cols!(), " FROM users WHERE sub = ?1"),
-                [sub],
-                user_from_row,
-            )
-        })
-        .await
+        self.read(|c| lookup_user(c, sub))
     }
 
     async fn get_user_by_phone(&self, e164: &str) -> Result<Option<User>> {
@@ -313,7 +368,6 @@ impl Store for SqliteStore {
                 user_from_row,
             )
         })
-        .await
     }
 
     async fn delete_user(&self, sub: i64) -> Result<bool> {
@@ -353,16 +407,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_code(&self, hash: &TokenHash) -> Result<Option<AuthCode>> {
-        let h = *hash;
-        self.read(move |c| {
-            query_opt(
-                c,
-                concat!("SELECT ", code_cols!(), " FROM auth_codes WHERE hash = ?1"),
-                [&h.0[..]],
-                code_from_row,
-            )
-        })
-        .await
+        self.read(|c| lookup_code(c, hash))
     }
 
     async fn burn_code(&self, hash: &TokenHash, now: i64) -> Result<()> {
@@ -414,37 +459,11 @@ impl Store for SqliteStore {
     // --- tokens ----------------------------------------------------------------------------
 
     async fn get_access_token(&self, hash: &TokenHash) -> Result<Option<AccessToken>> {
-        let h = *hash;
-        self.read(move |c| {
-            query_opt(
-                c,
-                concat!(
-                    "SELECT ",
-                    access_cols!(),
-                    " FROM access_tokens WHERE hash = ?1"
-                ),
-                [&h.0[..]],
-                access_from_row,
-            )
-        })
-        .await
+        self.read(|c| lookup_access(c, hash))
     }
 
     async fn get_refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshToken>> {
-        let h = *hash;
-        self.read(move |c| {
-            query_opt(
-                c,
-                concat!(
-                    "SELECT ",
-                    refresh_cols!(),
-                    " FROM refresh_tokens WHERE hash = ?1"
-                ),
-                [&h.0[..]],
-                refresh_from_row,
-            )
-        })
-        .await
+        self.read(|c| lookup_refresh(c, hash))
     }
 
     async fn rotate_refresh_token(
@@ -514,7 +533,7 @@ impl Store for SqliteStore {
     // --- signing keys ----------------------------------------------------------------------
 
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
-        self.read(|c| {
+        self.scan(|c| {
             query_all(
                 c,
                 concat!(
@@ -585,7 +604,7 @@ impl Store for SqliteStore {
 
     async fn get_otp(&self, id: &str) -> Result<Option<OtpChallenge>> {
         let id = id.to_string();
-        self.read(move |c| otp::get_otp(c, &id)).await
+        self.read(move |c| otp::get_otp(c, &id))
     }
 
     async fn check_otp(
@@ -623,6 +642,63 @@ impl Store for SqliteStore {
     }
 
     // --- maintenance -----------------------------------------------------------------------
+
+    // One read transaction each: one lock round instead of one per record.
+
+    async fn get_client_and_code(
+        &self,
+        client_id: &str,
+        code: &TokenHash,
+    ) -> Result<(Option<Client>, Option<(AuthCode, Option<User>)>)> {
+        self.read(|c| {
+            snapshot(c, |c| {
+                let client = lookup_client(c, client_id)?;
+                let Some(code) = lookup_code(c, code)? else {
+                    return Ok((client, None));
+                };
+                let user = lookup_user(c, code.sub)?;
+                Ok((client, Some((code, user))))
+            })
+        })
+    }
+
+    async fn get_client_and_refresh_token(
+        &self,
+        client_id: &str,
+        token: &TokenHash,
+    ) -> Result<(Option<Client>, Option<(RefreshToken, Option<User>)>)> {
+        self.read(|c| {
+            snapshot(c, |c| {
+                let client = lookup_client(c, client_id)?;
+                let Some(rt) = lookup_refresh(c, token)? else {
+                    return Ok((client, None));
+                };
+                let user = lookup_user(c, rt.sub)?;
+                Ok((client, Some((rt, user))))
+            })
+        })
+    }
+
+    async fn get_access_token_view(&self, hash: &TokenHash) -> Result<Option<AccessTokenView>> {
+        self.read(|c| {
+            snapshot(c, |c| {
+                let Some(token) = lookup_access(c, hash)? else {
+                    return Ok(None);
+                };
+                let client_exists = c
+                    .prepare_cached("SELECT 1 FROM clients WHERE client_id = ?1")
+                    .db()?
+                    .exists([&token.client_id])
+                    .db()?;
+                let user = lookup_user(c, token.sub)?;
+                Ok(Some(AccessTokenView {
+                    token,
+                    client_exists,
+                    user,
+                }))
+            })
+        })
+    }
 
     async fn sweep_expired(&self, now: i64, batch: usize) -> Result<u64> {
         if batch == 0 {

@@ -168,15 +168,14 @@ pub(crate) fn run_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) {
 }
 
 fn run_in_transaction(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
-    conn.execute_batch("BEGIN IMMEDIATE").map_err(map_err)?;
+    exec_cached(conn, "BEGIN IMMEDIATE")?;
     for job in batch.iter_mut() {
         if let Err(e) = run_one(conn, job.as_mut()) {
             rollback(conn);
             return Err(e);
         }
     }
-    if let Err(e) = conn.execute_batch("COMMIT") {
-        let e = map_err(e);
+    if let Err(e) = exec_cached(conn, "COMMIT") {
         rollback(conn);
         return Err(e);
     }
@@ -184,7 +183,7 @@ fn run_in_transaction(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(
 }
 
 fn run_one(conn: &Connection, job: &mut dyn Job) -> Result<(), StoreError> {
-    conn.execute_batch("SAVEPOINT cmd").map_err(map_err)?;
+    exec_cached(conn, "SAVEPOINT cmd")?;
     let ok = job.run(conn);
     if conn.is_autocommit() {
         // SQLite rolled the whole transaction back (e.g. disk full, I/O error): the batch's
@@ -193,12 +192,20 @@ fn run_one(conn: &Connection, job: &mut dyn Job) -> Result<(), StoreError> {
             "the write transaction was aborted by SQLite".into(),
         ));
     }
-    let end = if ok {
-        "RELEASE cmd"
+    if ok {
+        exec_cached(conn, "RELEASE cmd")
     } else {
-        "ROLLBACK TO cmd; RELEASE cmd"
-    };
-    conn.execute_batch(end).map_err(map_err)
+        conn.execute_batch("ROLLBACK TO cmd; RELEASE cmd")
+            .map_err(map_err)
+    }
+}
+
+/// Runs one transaction-control statement, prepared once per connection.
+fn exec_cached(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut st| st.execute([]))
+        .map(|_| ())
+        .map_err(map_err)
 }
 
 fn rollback(conn: &Connection) {

@@ -20,7 +20,7 @@ use tcauth_core::model::{
 };
 use tcauth_core::scope::ScopeSet;
 use tcauth_core::secret::TokenHash;
-use tcauth_store::{Redemption, Rotation, Store, StoreError};
+use tcauth_store::{AccessTokenView, Redemption, Rotation, Store, StoreError};
 use tokio::sync::Barrier;
 
 pub mod branding;
@@ -45,6 +45,7 @@ macro_rules! every_check {
             refresh_rotation,
             revocation,
             tokens_outlive_user_and_client,
+            snapshot_reads,
             signing_keys,
             sweep,
             concurrent_code_redemption,
@@ -751,6 +752,110 @@ pub async fn tokens_outlive_user_and_client(store: Arc<dyn Store>) {
             .unwrap(),
         Redemption::Redeemed
     );
+}
+
+/// The hot paths' combined reads answer what the single reads answer, in every state.
+pub async fn snapshot_reads(store: Arc<dyn Store>) {
+    let app = client("app", NOW);
+    let u = user(42, "+919876543210");
+    // Nothing yet.
+    assert_eq!(
+        store.get_client_and_code("app", &h("c")).await.unwrap(),
+        (None, None)
+    );
+    assert_eq!(
+        store
+            .get_client_and_refresh_token("app", &h("t-rt"))
+            .await
+            .unwrap(),
+        (None, None)
+    );
+    assert_eq!(store.get_access_token_view(&h("t-at")).await.unwrap(), None);
+
+    // A code of a user who does not exist yet, for an unknown client.
+    store
+        .insert_code(&code("c", "fam", NOW + 60))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_client_and_code("app", &h("c")).await.unwrap(),
+        (None, Some((code("c", "fam", NOW + 60), None)))
+    );
+    store.create_client(&app).await.unwrap();
+    store.create_user(&u).await.unwrap();
+    assert_eq!(
+        store.get_client_and_code("app", &h("c")).await.unwrap(),
+        (
+            Some(app.clone()),
+            Some((code("c", "fam", NOW + 60), Some(u.clone())))
+        )
+    );
+    // Another client's id finds that client (or none) and the same code.
+    assert_eq!(
+        store.get_client_and_code("other", &h("c")).await.unwrap(),
+        (None, Some((code("c", "fam", NOW + 60), Some(u.clone()))))
+    );
+    // The code's state is read as it is: consumed after redemption.
+    let t = issued("t", "fam", true);
+    store.redeem_code(&h("c"), NOW, &t).await.unwrap();
+    let (_, found) = store.get_client_and_code("app", &h("c")).await.unwrap();
+    assert_eq!(found.unwrap().0.consumed_at, Some(NOW));
+
+    assert_eq!(
+        store
+            .get_client_and_refresh_token("app", &h("t-rt"))
+            .await
+            .unwrap(),
+        (
+            Some(app.clone()),
+            Some((t.refresh.clone().unwrap(), Some(u.clone())))
+        )
+    );
+    assert_eq!(
+        store.get_access_token_view(&h("t-at")).await.unwrap(),
+        Some(AccessTokenView {
+            token: t.access.clone(),
+            client_exists: true,
+            user: Some(u.clone()),
+        })
+    );
+    // Revocation, a blocked user, a deleted user and a deleted client all show.
+    store.revoke_family("fam").await.unwrap();
+    store
+        .set_user_status(42, UserStatus::Blocked)
+        .await
+        .unwrap();
+    let view = store
+        .get_access_token_view(&h("t-at"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(view.token.revoked);
+    assert_eq!(view.user.unwrap().status, UserStatus::Blocked);
+    let (_, found) = store
+        .get_client_and_refresh_token("app", &h("t-rt"))
+        .await
+        .unwrap();
+    assert!(found.unwrap().0.revoked);
+    store.delete_user(42).await.unwrap();
+    store.delete_client("app").await.unwrap();
+    assert_eq!(
+        store.get_access_token_view(&h("t-at")).await.unwrap(),
+        Some(AccessTokenView {
+            token: AccessToken {
+                revoked: true,
+                ..t.access.clone()
+            },
+            client_exists: false,
+            user: None,
+        })
+    );
+    let (client, found) = store
+        .get_client_and_refresh_token("app", &h("t-rt"))
+        .await
+        .unwrap();
+    assert_eq!(client, None);
+    assert_eq!(found.unwrap().1, None);
 }
 
 pub async fn signing_keys(store: Arc<dyn Store>) {
