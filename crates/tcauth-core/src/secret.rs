@@ -12,15 +12,54 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     b
 }
 
-/// A new opaque bearer secret (code, access or refresh token): 256 bits from the CSPRNG,
-/// base64url without padding (43 characters).
-pub fn new_token() -> String {
-    URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+/// Bytes of issue time (milliseconds since the epoch, big-endian) at the front of a bearer
+/// secret and of its storage key.
+const TIME_PREFIX: usize = 6;
+/// Random bytes of a bearer secret.
+const SECRET_RANDOM: usize = 30;
+/// Length of a bearer secret in characters: base64url of 36 bytes.
+pub const TOKEN_LEN: usize = 48;
+
+fn time_prefix(now_ms: u64) -> [u8; TIME_PREFIX] {
+    let b = now_ms.to_be_bytes();
+    let mut p = [0u8; TIME_PREFIX];
+    p.copy_from_slice(&b[8 - TIME_PREFIX..]);
+    p
+}
+
+/// A new opaque bearer secret (code, access or refresh token, verification token): 240 bits
+/// from the CSPRNG behind 48 bits of issue time, base64url without padding
+/// ([`TOKEN_LEN`] characters).
+///
+/// The time prefix is not secret and carries no meaning for the protocol: it only makes the
+/// storage key ([`TokenHash::of`]) grow with time, so that the store appends new rows at
+/// the end of its indexes instead of scattering them over random pages (see BENCHMARKS.md,
+/// "write amplification").
+pub fn new_token(now_ms: u64) -> String {
+    let mut raw = [0u8; TIME_PREFIX + SECRET_RANDOM];
+    raw[..TIME_PREFIX].copy_from_slice(&time_prefix(now_ms));
+    OsRng.fill_bytes(&mut raw[TIME_PREFIX..]);
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
+/// Whether `s` has the length of a bearer secret: [`TOKEN_LEN`], or the 43 characters of the
+/// secrets issued before the time prefix (still valid until they expire).
+pub fn has_token_length(s: &str) -> bool {
+    s.len() == TOKEN_LEN || s.len() == 43
 }
 
 /// A new random identifier with 128 bits of entropy, as 32 lower-case hex digits.
 pub fn new_id() -> String {
     hex(&random_bytes::<16>())
+}
+
+/// A new identifier that sorts by creation time: 48 bits of time (ms) then 80 random bits,
+/// as 32 lower-case hex digits. For keys the store indexes, such as token families.
+pub fn new_ordered_id(now_ms: u64) -> String {
+    let mut raw = [0u8; 16];
+    raw[..TIME_PREFIX].copy_from_slice(&time_prefix(now_ms));
+    OsRng.fill_bytes(&mut raw[TIME_PREFIX..]);
+    hex(&raw)
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -33,8 +72,13 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// What the store keeps instead of a bearer secret: its SHA-256.
-/// Bearer secrets carry 256 random bits, so a plain hash cannot be reversed.
+/// What the store keeps instead of a bearer secret: its storage key.
+///
+/// For a secret of [`new_token`]'s shape, the key is the secret's 6-byte time prefix followed
+/// by the first 26 bytes of its SHA-256, so keys sort by issue time; for any other string
+/// (secrets issued before that shape, or junk a client sends) it is the plain SHA-256.
+/// Either way the secret behind the key carries at least 208 bits the key does not reveal, so
+/// it cannot be recovered from the store.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenHash(pub [u8; 32]);
 
@@ -42,13 +86,33 @@ impl TokenHash {
     pub fn of(secret: &str) -> Self {
         let d = digest::digest(&digest::SHA256, secret.as_bytes());
         let mut out = [0u8; 32];
-        out.copy_from_slice(d.as_ref());
+        match time_prefix_of(secret) {
+            Some(prefix) => {
+                out[..TIME_PREFIX].copy_from_slice(&prefix);
+                out[TIME_PREFIX..].copy_from_slice(&d.as_ref()[..32 - TIME_PREFIX]);
+            }
+            None => out.copy_from_slice(d.as_ref()),
+        }
         TokenHash(out)
     }
 
     pub fn from_slice(b: &[u8]) -> Option<Self> {
         <[u8; 32]>::try_from(b).ok().map(TokenHash)
     }
+}
+
+/// The time prefix of a secret of [`new_token`]'s shape.
+fn time_prefix_of(secret: &str) -> Option<[u8; TIME_PREFIX]> {
+    if secret.len() != TOKEN_LEN {
+        return None;
+    }
+    // Decoding only the first 8 characters (6 bytes) is enough and costs nothing.
+    let head = URL_SAFE_NO_PAD.decode(&secret.as_bytes()[..8]).ok()?;
+    let prefix = <[u8; TIME_PREFIX]>::try_from(head).ok()?;
+    secret
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        .then_some(prefix)
 }
 
 impl fmt::Debug for TokenHash {
@@ -78,11 +142,54 @@ mod tests {
 
     #[test]
     fn tokens_are_long_and_distinct() {
-        let a = new_token();
-        let b = new_token();
-        assert_eq!(a.len(), 43);
+        let a = new_token(1_700_000_000_123);
+        let b = new_token(1_700_000_000_123);
+        assert_eq!(a.len(), TOKEN_LEN);
         assert_ne!(a, b);
+        // 240 random bits: everything after the 8 characters of time differs.
+        assert_ne!(a[8..], b[8..]);
+        assert_eq!(a[..8], b[..8]);
         assert_eq!(new_id().len(), 32);
+    }
+
+    #[test]
+    fn storage_keys_sort_by_issue_time() {
+        let early = new_token(1_700_000_000_000);
+        let late = new_token(1_700_000_000_001);
+        let (ke, kl) = (TokenHash::of(&early), TokenHash::of(&late));
+        assert!(ke.0 < kl.0);
+        assert_eq!(ke.0[..6], 1_700_000_000_000u64.to_be_bytes()[2..]);
+        // The rest of the key is the secret's SHA-256.
+        let d = digest::digest(&digest::SHA256, early.as_bytes());
+        assert_eq!(ke.0[6..], d.as_ref()[..26]);
+        assert_ne!(
+            TokenHash::of(&early),
+            TokenHash::of(&new_token(1_700_000_000_000))
+        );
+    }
+
+    #[test]
+    fn other_strings_hash_to_plain_sha256() {
+        // A secret of the earlier 43-character shape keeps the key it was stored under.
+        let old = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
+        let d = digest::digest(&digest::SHA256, old.as_bytes());
+        assert_eq!(TokenHash::of(&old).0[..], d.as_ref()[..]);
+        // 48 characters that are not base64url are hashed plainly too.
+        let junk = "!".repeat(TOKEN_LEN);
+        let d = digest::digest(&digest::SHA256, junk.as_bytes());
+        assert_eq!(TokenHash::of(&junk).0[..], d.as_ref()[..]);
+        let nearly = format!("{}!", &new_token(5)[..TOKEN_LEN - 1]);
+        let d = digest::digest(&digest::SHA256, nearly.as_bytes());
+        assert_eq!(TokenHash::of(&nearly).0[..], d.as_ref()[..]);
+    }
+
+    #[test]
+    fn ordered_ids_sort_by_time() {
+        let a = new_ordered_id(1_700_000_000_000);
+        let b = new_ordered_id(1_700_000_000_001);
+        assert_eq!(a.len(), 32);
+        assert!(a < b);
+        assert_eq!(&a[..12], "018bcfe56800");
     }
 
     #[test]

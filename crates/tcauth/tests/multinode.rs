@@ -303,7 +303,7 @@ impl Cluster {
 
     /// A code and its verifier.
     async fn code(&self, client: &str, sub: &str) -> (String, String) {
-        let verifier = tcauth_core::secret::new_token();
+        let verifier = tcauth_core::secret::new_id() + &tcauth_core::secret::new_id();
         let v = self
             .admin(
                 "/admin/v1/authorizations",

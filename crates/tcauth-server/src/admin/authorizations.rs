@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 use tcauth_core::model::{AuthCode, UserStatus};
-use tcauth_core::secret::{new_id, new_token, TokenHash};
+use tcauth_core::secret::{new_ordered_id, new_token, TokenHash};
 use tcauth_core::validate::FieldError;
 use tcauth_core::{pkce, ScopeSet};
 
@@ -86,11 +86,11 @@ pub async fn create(State(app): State<App>, headers: HeaderMap, body: Body) -> R
                 }
             }
             let now = crate::now();
-            let code = new_token();
+            let code = new_token(crate::now_ms());
             let ttl = app.settings.code_ttl.as_secs();
             app.db(app.store.insert_code(&AuthCode {
                 hash: TokenHash::of(&code),
-                family_id: new_id(),
+                family_id: new_ordered_id(crate::now_ms()),
                 client_id: client.client_id,
                 sub,
                 scopes,

@@ -46,7 +46,8 @@ pub struct Grant<'a> {
 }
 
 pub fn mint(app: &AppState, g: &Grant<'_>, now: i64) -> Minted {
-    let access_token = new_token();
+    let now_ms = crate::now_ms();
+    let access_token = new_token(now_ms);
     let access = AccessToken {
         hash: TokenHash::of(&access_token),
         family_id: g.family_id.to_string(),
@@ -59,7 +60,7 @@ pub fn mint(app: &AppState, g: &Grant<'_>, now: i64) -> Minted {
     };
     let (refresh_token, refresh) = match g.refresh {
         Some((scopes, auth_time, expires_at)) => {
-            let t = new_token();
+            let t = new_token(now_ms);
             let rec = RefreshToken {
                 hash: TokenHash::of(&t),
                 family_id: g.family_id.to_string(),

@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use tcauth_core::model::{AuthCode, Branding, Client, UserStatus};
-use tcauth_core::secret::{new_token, TokenHash};
+use tcauth_core::secret::{new_ordered_id, new_token, TokenHash};
 use tcauth_core::{phone, Scope, ScopeSet};
 
 #[derive(Template)]
@@ -176,11 +176,11 @@ async fn mint(app: &AppState, ctx: &Ctx) -> Result<String, Response> {
         }
         Err(e) => return Err(error::db(app, e)),
     }
-    let code = new_token();
+    let code = new_token(crate::now_ms());
     let ttl = app.settings.code_ttl.as_secs() as i64;
     let record = AuthCode {
         hash: TokenHash::of(&code),
-        family_id: ix.id.clone(),
+        family_id: new_ordered_id(crate::now_ms()),
         client_id: ix.client_id.clone(),
         sub,
         scopes,

@@ -45,8 +45,8 @@ async fn run(
 ) -> Result<Response, ApiError> {
     let _permit = admit(app, peer.ip()).await?;
     let client = partner(app, headers).await?;
-    // Tokens are 43 base64url characters; anything else cannot exist.
-    if token.len() != 43 {
+    // Anything not shaped like one of our secrets cannot exist.
+    if !tcauth_core::secret::has_token_length(token) {
         return Err(invalid_token());
     }
     let t = app

@@ -85,7 +85,7 @@ async fn run(
     ensure_user(app, &challenge, given, family)
         .await
         .map_err(db_error)?;
-    let token = new_token();
+    let token = new_token(crate::now_ms());
     let now = crate::now();
     let record = VerificationToken {
         hash: TokenHash::of(&token),

@@ -445,7 +445,7 @@ async fn authorizations_mint_codes() {
     assert_eq!(body.as_object().unwrap().len(), 2, "{body}");
     assert_eq!(body["expires_in"], 90);
     let code = body["code"].as_str().unwrap();
-    assert_eq!(code.len(), 43);
+    assert_eq!(code.len(), 48);
     assert_strong_secret("code", code);
     let c = Code {
         code: code.to_string(),

@@ -195,7 +195,7 @@ async fn the_background_sweeper_deletes_expired_codes_and_tokens_in_batches() {
         ),
         (6, 3, 3)
     );
-    // Bounded: one round deletes at most 100 batches, so a few rounds clear this; poll until
+    // A round goes on until nothing expired is left (within half the interval); poll until
     // they have run (at most 10 s), never assuming a schedule.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {

@@ -49,8 +49,8 @@ async fn success_has_exact_members_and_headers() {
     assert_strong_secret("authorization code", &code.code);
     assert_eq!(
         code.code.len(),
-        43,
-        "the admin API promises 43-character codes"
+        48,
+        "codes are 48 characters of base64url (README, \"Codes and tokens\")"
     );
     let r = s.exchange(&client, &code).await;
     let (st, h, v) = json_of(r).await;
