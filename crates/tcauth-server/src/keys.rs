@@ -6,7 +6,9 @@
 
 use crate::settings::Secret;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use jsonwebtoken::EncodingKey;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
+use openssl::sign::Signer;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use ring::digest;
 use rsa::pkcs1::EncodeRsaPrivateKey;
@@ -30,6 +32,10 @@ pub enum KeyError {
     Unseal(String),
     #[error("the store has no signing key")]
     NoKey,
+    #[error("signing key {0} is not a valid RSA private key: {1}")]
+    Invalid(String, String),
+    #[error("RSA signing failed")]
+    Sign,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -113,8 +119,30 @@ pub async fn rotate(store: &dyn Store, secret: &Secret) -> Result<String, KeyErr
 /// The keys in use: the one that signs, and the JWKS that publishes them all.
 pub struct KeySet {
     pub kid: String,
-    pub signer: EncodingKey,
+    /// Parsed once: parsing an RSA key costs about as much as a signature.
+    signer: PKey<Private>,
+    /// The JOSE header of every JWT this key signs, base64url-encoded.
+    header_b64: String,
     pub jwks: Value,
+}
+
+impl KeySet {
+    /// A compact RS256 JWS of `claims` (RFC 7515 §3.1), header `{"typ":"JWT","alg":"RS256","kid"}`.
+    /// CPU-bound (one RSA-2048 private-key operation): call it off the async threads.
+    pub fn sign_jwt(&self, claims: &impl serde::Serialize) -> Result<String, KeyError> {
+        let payload = serde_json::to_vec(claims).map_err(|_| KeyError::Sign)?;
+        let mut jwt = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 350);
+        jwt.push_str(&self.header_b64);
+        jwt.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut jwt);
+        // RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 §3.3), OpenSSL's default padding for RSA.
+        let sig = Signer::new(MessageDigest::sha256(), &self.signer)
+            .and_then(|mut s| s.sign_oneshot_to_vec(jwt.as_bytes()))
+            .map_err(|_| KeyError::Sign)?;
+        jwt.push('.');
+        URL_SAFE_NO_PAD.encode_string(&sig, &mut jwt);
+        Ok(jwt)
+    }
 }
 
 impl KeySet {
@@ -132,9 +160,14 @@ impl KeySet {
                     "n":URL_SAFE_NO_PAD.encode(&r.public_n),"e":URL_SAFE_NO_PAD.encode(&r.public_e)})
             })
             .collect();
+        let signer = openssl::rsa::Rsa::private_key_from_der(&der)
+            .and_then(PKey::from_rsa)
+            .map_err(|e| KeyError::Invalid(current.kid.clone(), e.to_string()))?;
+        let header = json!({"typ": "JWT", "alg": "RS256", "kid": current.kid});
         Ok(KeySet {
             kid: current.kid.clone(),
-            signer: EncodingKey::from_rsa_der(&der),
+            signer,
+            header_b64: URL_SAFE_NO_PAD.encode(header.to_string()),
             jwks: json!({ "keys": keys }),
         })
     }

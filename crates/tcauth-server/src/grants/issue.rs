@@ -93,14 +93,10 @@ fn at_hash(access_token: &str) -> String {
 /// Signs an id_token off the async runtime's threads (RSA signing is CPU-bound).
 async fn sign_id_token(app: &AppState, claims: IdTokenClaims) -> Result<String, TokenError> {
     let keys = app.keys.get();
-    let jwt = tokio::task::spawn_blocking(move || {
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-        header.kid = Some(keys.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &keys.signer)
-    })
-    .await
-    .map_err(|e| TokenError::Internal(format!("signing task failed: {e}")))?
-    .map_err(|e| TokenError::Internal(format!("signing failed: {e}")))?;
+    let jwt = tokio::task::spawn_blocking(move || keys.sign_jwt(&claims))
+        .await
+        .map_err(|e| TokenError::Internal(format!("signing task failed: {e}")))?
+        .map_err(|e| TokenError::Internal(format!("signing failed: {e}")))?;
     crate::metrics::Metrics::inc(&app.metrics.id_tokens);
     Ok(jwt)
 }
