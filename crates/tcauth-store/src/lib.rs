@@ -77,6 +77,10 @@ pub enum OtpCheck {
     Expired,
 }
 
+/// What a grant reads in one snapshot: the client (if it exists), and the code or token (if it
+/// exists) with its user (if that user still exists).
+pub type WithClient<T> = (Option<Client>, Option<(T, Option<User>)>);
+
 /// An access token with what userinfo checks alongside it ([`Store::get_access_token_view`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessTokenView {
@@ -198,7 +202,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         client_id: &str,
         code: &TokenHash,
-    ) -> Result<(Option<Client>, Option<(AuthCode, Option<User>)>)> {
+    ) -> Result<WithClient<AuthCode>> {
         let client = self.get_client(client_id).await?;
         let Some(code) = self.get_code(code).await? else {
             return Ok((client, None));
@@ -213,7 +217,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         client_id: &str,
         token: &TokenHash,
-    ) -> Result<(Option<Client>, Option<(RefreshToken, Option<User>)>)> {
+    ) -> Result<WithClient<RefreshToken>> {
         let client = self.get_client(client_id).await?;
         let Some(rt) = self.get_refresh_token(token).await? else {
             return Ok((client, None));

@@ -20,7 +20,9 @@ use self::error::{is_unique_violation, is_unique_violation_on, map_err, SqlResul
 use self::reader::Readers;
 use self::rows::*;
 use self::writer::Writer;
-use crate::{AccessTokenView, OtpCheck, Redemption, Result, Rotation, Store, StoreError};
+use crate::{
+    AccessTokenView, OtpCheck, Redemption, Result, Rotation, Store, StoreError, WithClient,
+};
 use async_trait::async_trait;
 use rusqlite::{params, Connection};
 use std::fmt;
@@ -172,6 +174,23 @@ fn lookup_refresh(c: &Connection, hash: &TokenHash) -> Result<Option<RefreshToke
         [&hash.0[..]],
         refresh_from_row,
     )
+}
+
+/// In one snapshot: the client, and a record found by `find` with the user `sub` names.
+fn client_and<T>(
+    c: &Connection,
+    client_id: &str,
+    find: impl FnOnce(&Connection) -> Result<Option<T>>,
+    sub: impl FnOnce(&T) -> i64,
+) -> Result<WithClient<T>> {
+    snapshot(c, |c| {
+        let client = lookup_client(c, client_id)?;
+        let Some(record) = find(c)? else {
+            return Ok((client, None));
+        };
+        let user = lookup_user(c, sub(&record))?;
+        Ok((client, Some((record, user))))
+    })
 }
 
 /// Runs `f` in one read transaction, so that its lookups see one snapshot and take the
@@ -641,42 +660,22 @@ impl Store for SqliteStore {
             .await
     }
 
-    // --- maintenance -----------------------------------------------------------------------
-
-    // One read transaction each: one lock round instead of one per record.
+    // --- the hot paths' reads: one read transaction each, one lock round instead of three ------
 
     async fn get_client_and_code(
         &self,
         client_id: &str,
         code: &TokenHash,
-    ) -> Result<(Option<Client>, Option<(AuthCode, Option<User>)>)> {
-        self.read(|c| {
-            snapshot(c, |c| {
-                let client = lookup_client(c, client_id)?;
-                let Some(code) = lookup_code(c, code)? else {
-                    return Ok((client, None));
-                };
-                let user = lookup_user(c, code.sub)?;
-                Ok((client, Some((code, user))))
-            })
-        })
+    ) -> Result<WithClient<AuthCode>> {
+        self.read(|c| client_and(c, client_id, |c| lookup_code(c, code), |code| code.sub))
     }
 
     async fn get_client_and_refresh_token(
         &self,
         client_id: &str,
         token: &TokenHash,
-    ) -> Result<(Option<Client>, Option<(RefreshToken, Option<User>)>)> {
-        self.read(|c| {
-            snapshot(c, |c| {
-                let client = lookup_client(c, client_id)?;
-                let Some(rt) = lookup_refresh(c, token)? else {
-                    return Ok((client, None));
-                };
-                let user = lookup_user(c, rt.sub)?;
-                Ok((client, Some((rt, user))))
-            })
-        })
+    ) -> Result<WithClient<RefreshToken>> {
+        self.read(|c| client_and(c, client_id, |c| lookup_refresh(c, token), |rt| rt.sub))
     }
 
     async fn get_access_token_view(&self, hash: &TokenHash) -> Result<Option<AccessTokenView>> {
@@ -699,6 +698,8 @@ impl Store for SqliteStore {
             })
         })
     }
+
+    // --- maintenance -----------------------------------------------------------------------
 
     async fn sweep_expired(&self, now: i64, batch: usize) -> Result<u64> {
         if batch == 0 {

@@ -62,7 +62,8 @@ impl Readers {
         }
     }
 
-    fn with_conn<T>(
+    /// Runs a point lookup on the caller's thread.
+    pub(crate) fn lookup<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -72,14 +73,6 @@ impl Readers {
         r
     }
 
-    /// Runs a point lookup on the caller's thread.
-    pub(crate) fn lookup<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        self.with_conn(f)
-    }
-
     /// Runs a read of unbounded size in the blocking thread pool.
     pub(crate) async fn scan<T, F>(self: &Arc<Self>, f: F) -> Result<T, StoreError>
     where
@@ -87,7 +80,7 @@ impl Readers {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let pool = Arc::clone(self);
-        tokio::task::spawn_blocking(move || pool.with_conn(f))
+        tokio::task::spawn_blocking(move || pool.lookup(f))
             .await
             .map_err(|e| {
                 if e.is_cancelled() {
