@@ -179,12 +179,23 @@ impl Drop for Node {
     }
 }
 
+/// A port no other node of this test process was given. The tests run in parallel and each
+/// node binds its port only when it starts, so two calls could otherwise get the same free
+/// port: one node then fails to start and the other cluster's node answers in its place.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut given = GIVEN.lock().unwrap();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 fn start_node(dir: &Path, db_url: &str, redis_url: &str, i: usize) -> Node {
