@@ -347,12 +347,14 @@ def run_wrk(ctx, script, conns, secs, env, path="/", ok=(200,), label=""):
     full_env = dict(os.environ, BENCH_DIR=str(BENCH), THREADS=str(threads), **env)
     m = Measure(srv)
     p = spawn(cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    prof = start_perf(ctx, label, secs)
     try:
         out, err = p.communicate(timeout=secs + 180)
     except subprocess.TimeoutExpired:
         end(p)
         out, err = "", "wrk did not finish in time"
     end(p)
+    finish_perf(ctx, prof)
     data = parse_bench_json(out)
     if data is None:
         return {"problems": [f"{label}: wrk printed no result (exit {p.returncode}): "
@@ -387,6 +389,33 @@ def run_wrk(ctx, script, conns, secs, env, path="/", ok=(200,), label=""):
         problems.append(f"{label}: the server died or stopped answering:\n{srv.log_tail()}")
     res["problems"] = problems
     return res
+
+
+def start_perf(ctx, label, secs):
+    """`perf record` of the server over a scenario named in --perf (perf-LABEL.data in --out)."""
+    if label not in ctx.perf:
+        return None
+    perf = need_tool("perf", "install Debian's `linux-perf` package")
+    Path(ctx.out).mkdir(parents=True, exist_ok=True)
+    data = Path(ctx.out) / f"perf-{ctx.backend}-{label}.data"
+    cmd = [perf, "record", "-q", "-F", "999", "--call-graph", "dwarf,16384", "-o", str(data),
+           "-p", str(ctx.server.proc.pid), "--", "sleep", str(max(1, secs - 1))]
+    log(f"{label}: perf record -> {data}")
+    return data, spawn(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def finish_perf(ctx, prof):
+    if prof is None:
+        return
+    data, p = prof
+    try:
+        _, err = p.communicate(timeout=120)
+    finally:
+        end(p)
+    if p.returncode != 0:
+        ctx.problem(f"perf record failed ({p.returncode}): {err.strip()[-300:]}")
+    else:
+        log(f"profile: perf report -i {data} --no-children --percent-limit 1")
 
 
 def show(name, r):
@@ -692,19 +721,23 @@ def seed_sqlite(path, live, dead, client_id, sub, now):
                         "tbl_name='access_tokens' AND sql IS NOT NULL").fetchall()
         for name, _ in idx:
             c.execute(f'DROP INDEX "{name}"')
+        # MATERIALIZED: each random() is drawn once per row. Flattened, SQLite would draw the
+        # expiry again at every reference, and keys would no longer sort by expiry as the
+        # server's do (expiry = issue time + TTL), which the sweeper's locality depends on.
         c.execute(f"""
-            WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?)
+            WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?),
+            t(e) AS MATERIALIZED (
+                SELECT CASE WHEN i <= {int(live)}
+                       THEN {now + LIVE_EXPIRY[0]} + abs(random() % {LIVE_EXPIRY[1]})
+                       ELSE {now - DEAD_EXPIRY[0]} - abs(random() % {DEAD_EXPIRY[1]}) END
+                FROM s),
+            u(e, ms) AS MATERIALIZED (SELECT e, (e - 3600) * 1000 + abs(random() % 1000) FROM t)
             INSERT INTO access_tokens (hash, family_id, client_id, sub, scopes, issued_at,
                                        expires_at, revoked)
             SELECT CAST(printf('%012x', ms) || lower(hex(randomblob(10))) AS BLOB),
                    printf('%012x', ms) || lower(hex(randomblob(10))), ?, ?, 'phone',
                    e - 3600, e, 0
-            FROM (SELECT e, (e - 3600) * 1000 + abs(random() % 1000) AS ms
-                  FROM (SELECT CASE WHEN i <= {int(live)}
-                              THEN {now + LIVE_EXPIRY[0]} + abs(random() % {LIVE_EXPIRY[1]})
-                              ELSE {now - DEAD_EXPIRY[0]} - abs(random() % {DEAD_EXPIRY[1]}) END AS e
-                        FROM s)
-                  ORDER BY ms)""", (int(live + dead), client_id, int(sub)))
+            FROM u ORDER BY ms""", (int(live + dead), client_id, int(sub)))
         for _, sql in idx:
             c.execute(sql)
         c.execute("COMMIT")
@@ -879,6 +912,7 @@ def run_backend(ctx, b):
     `overload` (its 4.5 x SECS x rate codes would otherwise weigh on what follows, and its
     baseline should see a store like the one `exchange` saw), then `growth` and `sweeper`."""
     log(f"=== backend {b}")
+    ctx.backend = b
     work = Path(tempfile.mkdtemp(prefix=f"tcauth-bench-{b}-"))
     ctx.tmp = work
     ctx.dead_seeded = 0
@@ -1240,6 +1274,12 @@ class Ctx:
         unknown = self.skip - set(SCENARIOS)
         if unknown:
             raise SystemExit(f"--skip: unknown scenario(s) {sorted(unknown)}; known: {SCENARIOS}")
+        self.perf = set(filter(None, (args.perf or "").split(",")))
+        unknown = self.perf - set(SCENARIOS)
+        if unknown:
+            raise SystemExit(f"--perf: unknown scenario(s) {sorted(unknown)}; known: {SCENARIOS}")
+        self.out = args.out
+        self.backend = None
         self.growth_tokens = args.growth_tokens or (100_000 if args.quick else 10_000_000)
         self.sweep_tokens = args.sweep_tokens or (20_000 if args.quick else 1_000_000)
         self.sweep_secs = args.sweep_secs or (15 if args.quick else 30)
@@ -1326,6 +1366,8 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "target" / "bench"),
                     help="directory for results.json, results.md, chart.svg (default target/bench)")
     ap.add_argument("--skip", help=f"comma-separated scenarios to leave out: {','.join(SCENARIOS)}")
+    ap.add_argument("--perf", help="comma-separated wrk scenarios to profile with `perf record` "
+                    "(call graphs; perf-BACKEND-SCENARIO.data in --out)")
     ap.add_argument("--growth-tokens", type=int, help="tokens seeded for `growth` (default 10M, quick 100k)")
     ap.add_argument("--sweep-tokens", type=int, help="expired tokens for `sweeper` (default 1M, quick 20k)")
     ap.add_argument("--sweep-secs", type=int,
