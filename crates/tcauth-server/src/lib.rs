@@ -19,6 +19,7 @@ pub mod pages;
 pub mod routes;
 pub mod settings;
 pub mod shared;
+pub mod signer;
 pub mod state;
 pub mod verification;
 
@@ -94,11 +95,13 @@ pub async fn build(settings: Settings, store: Arc<dyn Store>) -> Result<App, Ser
         None => otp::SendLimiter::Local(otp::SendLimits::new(settings.otp_send_limits)),
     };
     let otp = otp::OtpService::new(&settings, send_limits).map_err(ServeError::Settings)?;
+    let signer = signer::SignerPool::per_core()?;
     let app = Arc::new(AppState {
         discovery: oauth::discovery::document(&settings.issuer),
         settings,
         store,
         keys,
+        signer,
         limiter,
         metrics,
         otp,

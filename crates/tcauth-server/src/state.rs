@@ -5,6 +5,7 @@ use crate::limiter::RateLimiter;
 use crate::metrics::Metrics;
 use crate::otp::OtpService;
 use crate::settings::Settings;
+use crate::signer::SignerPool;
 use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
@@ -14,6 +15,8 @@ pub struct AppState {
     pub settings: Settings,
     pub store: Arc<dyn Store>,
     pub keys: KeyRing,
+    /// The threads that sign id_tokens.
+    pub signer: SignerPool,
     pub limiter: RateLimiter,
     pub metrics: Metrics,
     /// One-time codes: sender, send limits, MAC key.

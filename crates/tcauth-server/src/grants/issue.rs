@@ -90,10 +90,13 @@ fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&d.as_ref()[..16])
 }
 
-/// Signs an id_token off the async runtime's threads (RSA signing is CPU-bound).
+/// Signs an id_token on the signing threads, off the async runtime's (RSA signing is
+/// CPU-bound).
 async fn sign_id_token(app: &AppState, claims: IdTokenClaims) -> Result<String, TokenError> {
     let keys = app.keys.get();
-    let jwt = tokio::task::spawn_blocking(move || keys.sign_jwt(&claims))
+    let jwt = app
+        .signer
+        .run(move || keys.sign_jwt(&claims))
         .await
         .map_err(|e| TokenError::Internal(format!("signing task failed: {e}")))?
         .map_err(|e| TokenError::Internal(format!("signing failed: {e}")))?;
