@@ -108,10 +108,19 @@ enum ConfigCommand {
     Example,
 }
 
+/// How many tasks a runtime worker runs between two looks at the runtime's global queue.
+const GLOBAL_QUEUE_INTERVAL: u32 = 2;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(matches!(cli.command, Command::Serve(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        // Requests the store or the signing threads have finished with are woken from outside
+        // the runtime, into its global queue, which a worker by default looks at only every
+        // 61st task. Under overload those 61 are new requests to read and shed, and an
+        // admitted request waited behind them at every wake-up; looking every other task
+        // halves the p99 of what is admitted at 4x overload (BENCHMARKS.md).
+        .global_queue_interval(GLOBAL_QUEUE_INTERVAL)
         .enable_all()
         .build()
     {
