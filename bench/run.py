@@ -1412,6 +1412,7 @@ def main():
             "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
             "wrk": subprocess.run([ctx.wrk, "-v"], capture_output=True, text=True).stdout.splitlines()[:1],
         }
+        ctx.machine["fsync"] = fsync_probe(ROOT / "target", 1.0 if ctx.quick else 5.0)
         log(f"binary {ctx.binary}; {ctx.secs} s per scenario, {ctx.conns} connections, "
             f"backends {', '.join(ctx.backends)}{' (quick)' if ctx.quick else ''}")
         if "signing" not in ctx.skip:
@@ -1437,7 +1438,7 @@ def main():
           f"{ctx.machine['nproc']} cores, commit {ctx.machine.get('commit')}, "
           f"wrk -t2 -c{ctx.conns} -d{ctx.secs}s{' (quick)' if ctx.quick else ''}, run took {elapsed:.0f} s, "
           f"load average {ctx.machine.get('loadavg_at_start', ['?'])[0]} at the start "
-          f"(anything else running skews the figures)", "",
+          f"(anything else running skews the figures)", "", fsync_line(ctx.machine.get("fsync")), "",
           tbl, "", "Targets (ratios within this run):", ""] + [f"- {l}" for l in tgt_lines]
     if ctx.problems:
         md += ["", "Problems:", ""] + [f"- {p}" for p in ctx.problems]
@@ -1468,6 +1469,42 @@ def main():
             print(f"  - {p}", file=sys.stderr)
         return 1
     return 0
+
+
+def fsync_probe(where, secs):
+    """The disk's commit latency, which every SQLite p99 includes: 48 KiB written and fsync'd
+    over and over for `secs` in a scratch file under `where` (a virtual disk stalls now and
+    then for tens of milliseconds whatever the server does)."""
+    where.mkdir(parents=True, exist_ok=True)
+    path = where / f".fsync-probe-{os.getpid()}"
+    block = os.urandom(48 * 1024)
+    lat = []
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        end_at = time.monotonic() + secs
+        while time.monotonic() < end_at:
+            t = time.perf_counter()
+            os.pwrite(fd, block, (len(lat) % 64) * len(block))
+            os.fsync(fd)
+            lat.append(time.perf_counter() - t)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    lat.sort()
+    q = lambda f: round(lat[min(len(lat) - 1, int(len(lat) * f))] * 1000, 3)
+    r = {"secs": secs, "count": len(lat), "p50_ms": q(0.5), "p99_ms": q(0.99),
+         "p999_ms": q(0.999), "max_ms": round(lat[-1] * 1000, 1),
+         "over_50ms": sum(1 for x in lat if x > 0.05)}
+    log(fsync_line(r))
+    return r
+
+
+def fsync_line(r):
+    if not r:
+        return "fsync probe: not run"
+    return (f"fsync probe ({r['secs']:.0f} s, 48 KiB writes): p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
+            f"p99.9 {r['p999_ms']} ms, max {r['max_ms']} ms, {r['over_50ms']} over 50 ms "
+            f"(every SQLite commit waits for one)")
 
 
 def cpu_model():
