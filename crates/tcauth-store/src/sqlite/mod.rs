@@ -679,23 +679,37 @@ impl Store for SqliteStore {
     }
 
     async fn get_access_token_view(&self, hash: &TokenHash) -> Result<Option<AccessTokenView>> {
+        // One statement is one snapshot without a BEGIN and a COMMIT of its own: userinfo's
+        // whole read is one step of one prepared statement.
         self.read(|c| {
-            snapshot(c, |c| {
-                let Some(token) = lookup_access(c, hash)? else {
-                    return Ok(None);
-                };
-                let client_exists = c
-                    .prepare_cached("SELECT 1 FROM clients WHERE client_id = ?1")
-                    .db()?
-                    .exists([&token.client_id])
-                    .db()?;
-                let user = lookup_user(c, token.sub)?;
-                Ok(Some(AccessTokenView {
-                    token,
-                    client_exists,
-                    user,
-                }))
-            })
+            query_opt(
+                c,
+                concat!(
+                    // access_cols!(), qualified (users has a `sub` too), then user_cols!().
+                    "SELECT access_tokens.hash, access_tokens.family_id, \
+                     access_tokens.client_id, access_tokens.sub, access_tokens.scopes, \
+                     access_tokens.issued_at, access_tokens.expires_at, access_tokens.revoked, \
+                     EXISTS (SELECT 1 FROM clients WHERE clients.client_id = \
+                     access_tokens.client_id), \
+                     users.sub, users.phone_e164, users.phone_country, users.phone_verified, \
+                     users.given_name, users.family_name, users.email, users.picture, \
+                     users.gender, users.address, users.status, users.created_at \
+                     FROM access_tokens LEFT JOIN users ON users.sub = access_tokens.sub \
+                     WHERE access_tokens.hash = ?1"
+                ),
+                [&hash.0[..]],
+                |row| {
+                    let user: Option<i64> = row.get(ACCESS_COLS + 1).db()?;
+                    Ok(AccessTokenView {
+                        token: access_from_row(row)?,
+                        client_exists: row.get(ACCESS_COLS).db()?,
+                        user: match user {
+                            Some(_) => Some(user_at(row, ACCESS_COLS + 1)?),
+                            None => None,
+                        },
+                    })
+                },
+            )
         })
     }
 

@@ -129,27 +129,32 @@ pub(crate) fn user_params(u: &User) -> Result<[Value; 12], StoreError> {
 }
 
 pub(crate) fn user_from_row(row: &Row) -> Result<User, StoreError> {
-    let address: Option<String> = row.get(9).db()?;
+    user_at(row, 0)
+}
+
+/// The user whose columns ([`user_cols`]) start at column `at` of `row`.
+pub(crate) fn user_at(row: &Row, at: usize) -> Result<User, StoreError> {
+    let address: Option<String> = row.get(at + 9).db()?;
     let address = match address {
         Some(s) => {
             Some(serde_json::from_str::<Address>(&s).map_err(|e| corrupt("user address", e))?)
         }
         None => None,
     };
-    let status: String = row.get(10).db()?;
+    let status: String = row.get(at + 10).db()?;
     Ok(User {
-        sub: row.get(0).db()?,
-        phone_e164: row.get(1).db()?,
-        phone_country: row.get(2).db()?,
-        phone_verified: row.get(3).db()?,
-        given_name: row.get(4).db()?,
-        family_name: row.get(5).db()?,
-        email: row.get(6).db()?,
-        picture: row.get(7).db()?,
-        gender: row.get(8).db()?,
+        sub: row.get(at).db()?,
+        phone_e164: row.get(at + 1).db()?,
+        phone_country: row.get(at + 2).db()?,
+        phone_verified: row.get(at + 3).db()?,
+        given_name: row.get(at + 4).db()?,
+        family_name: row.get(at + 5).db()?,
+        email: row.get(at + 6).db()?,
+        picture: row.get(at + 7).db()?,
+        gender: row.get(at + 8).db()?,
         address,
         status: UserStatus::parse(&status).ok_or_else(|| corrupt("user status", &status))?,
-        created_at: row.get(11).db()?,
+        created_at: row.get(at + 11).db()?,
     })
 }
 
@@ -199,6 +204,9 @@ pub(crate) fn access_params(t: &AccessToken) -> [Value; 8] {
         Value::Integer(i64::from(t.revoked)),
     ]
 }
+
+/// How many columns [`access_cols`] lists.
+pub(crate) const ACCESS_COLS: usize = 8;
 
 pub(crate) fn access_from_row(row: &Row) -> Result<AccessToken, StoreError> {
     Ok(AccessToken {
@@ -287,4 +295,14 @@ pub(crate) fn query_all<T>(
         out.push(decode(row)?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_counts() {
+        assert_eq!(access_cols!().split(',').count(), ACCESS_COLS);
+    }
 }

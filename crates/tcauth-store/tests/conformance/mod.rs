@@ -757,7 +757,17 @@ pub async fn tokens_outlive_user_and_client(store: Arc<dyn Store>) {
 /// The hot paths' combined reads answer what the single reads answer, in every state.
 pub async fn snapshot_reads(store: Arc<dyn Store>) {
     let app = client("app", NOW);
-    let u = user(42, "+919876543210");
+    // Every column set, so that a combined read that mixed two up would show.
+    let mut u = user(42, "+919876543210");
+    u.family_name = Some("Rao".to_string());
+    u.picture = Some("https://example.com/a.png".to_string());
+    u.address = Some(Address {
+        street_address: Some("1 MG Road".to_string()),
+        locality: Some("Bengaluru".to_string()),
+        region: Some("Karnataka".to_string()),
+        postal_code: Some("560001".to_string()),
+        country: Some("IN".to_string()),
+    });
     // Nothing yet.
     assert_eq!(
         store.get_client_and_code("app", &h("c")).await.unwrap(),
