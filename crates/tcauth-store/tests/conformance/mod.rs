@@ -756,8 +756,17 @@ pub async fn tokens_outlive_user_and_client(store: Arc<dyn Store>) {
 
 /// The hot paths' combined reads answer what the single reads answer, in every state.
 pub async fn snapshot_reads(store: Arc<dyn Store>) {
-    let app = client("app", NOW);
     // Every column set, so that a combined read that mixed two up would show.
+    let mut app = client("app", NOW);
+    app.rate_limit = Some(RateLimit {
+        per_second: 5,
+        burst: 9,
+    });
+    app.branding = Some(tcauth_core::model::Branding {
+        button_color: Some("#123456".to_string()),
+        privacy_url: Some("https://app.example/privacy".to_string()),
+        ..Default::default()
+    });
     let mut u = user(42, "+919876543210");
     u.family_name = Some("Rao".to_string());
     u.picture = Some("https://example.com/a.png".to_string());
