@@ -684,19 +684,17 @@ impl Store for SqliteStore {
         self.read(|c| {
             query_opt(
                 c,
-                concat!(
-                    // access_cols!(), qualified (users has a `sub` too), then user_cols!().
-                    "SELECT access_tokens.hash, access_tokens.family_id, \
-                     access_tokens.client_id, access_tokens.sub, access_tokens.scopes, \
-                     access_tokens.issued_at, access_tokens.expires_at, access_tokens.revoked, \
-                     EXISTS (SELECT 1 FROM clients WHERE clients.client_id = \
-                     access_tokens.client_id), \
-                     users.sub, users.phone_e164, users.phone_country, users.phone_verified, \
-                     users.given_name, users.family_name, users.email, users.picture, \
-                     users.gender, users.address, users.status, users.created_at \
-                     FROM access_tokens LEFT JOIN users ON users.sub = access_tokens.sub \
-                     WHERE access_tokens.hash = ?1"
-                ),
+                // access_cols!(), qualified (users has a `sub` too), then user_cols!().
+                "SELECT access_tokens.hash, access_tokens.family_id, \
+                 access_tokens.client_id, access_tokens.sub, access_tokens.scopes, \
+                 access_tokens.issued_at, access_tokens.expires_at, access_tokens.revoked, \
+                 EXISTS (SELECT 1 FROM clients WHERE clients.client_id = \
+                 access_tokens.client_id), \
+                 users.sub, users.phone_e164, users.phone_country, users.phone_verified, \
+                 users.given_name, users.family_name, users.email, users.picture, \
+                 users.gender, users.address, users.status, users.created_at \
+                 FROM access_tokens LEFT JOIN users ON users.sub = access_tokens.sub \
+                 WHERE access_tokens.hash = ?1",
                 [&hash.0[..]],
                 |row| {
                     let user: Option<i64> = row.get(ACCESS_COLS + 1).db()?;
