@@ -106,6 +106,21 @@ pub fn user(sub: i64, phone: &str) -> User {
     }
 }
 
+/// A user with every column set, so that a read that mixed two columns up would show.
+pub fn full_user(sub: i64, phone: &str) -> User {
+    let mut u = user(sub, phone);
+    u.family_name = Some("Rao".to_string());
+    u.picture = Some("https://example.com/a.png".to_string());
+    u.address = Some(Address {
+        street_address: Some("1 MG Road".to_string()),
+        locality: Some("Bengaluru".to_string()),
+        region: Some("Karnataka".to_string()),
+        postal_code: Some("560001".to_string()),
+        country: Some("IN".to_string()),
+    });
+    u
+}
+
 pub fn code(name: &str, family: &str, expires_at: i64) -> AuthCode {
     AuthCode {
         hash: h(name),
@@ -232,16 +247,7 @@ pub async fn users_crud(store: Arc<dyn Store>) {
         None
     );
 
-    let mut u = user(1, "+919876543210");
-    u.family_name = Some("Rao".to_string());
-    u.picture = Some("https://example.com/a.png".to_string());
-    u.address = Some(Address {
-        street_address: Some("1 MG Road".to_string()),
-        locality: Some("Bengaluru".to_string()),
-        region: None,
-        postal_code: Some("560001".to_string()),
-        country: Some("IN".to_string()),
-    });
+    let u = full_user(1, "+919876543210");
     let mut bare = user(2, "+14155550123");
     bare.phone_country = "US".to_string();
     bare.phone_verified = false;
@@ -767,16 +773,7 @@ pub async fn snapshot_reads(store: Arc<dyn Store>) {
         privacy_url: Some("https://app.example/privacy".to_string()),
         ..Default::default()
     });
-    let mut u = user(42, "+919876543210");
-    u.family_name = Some("Rao".to_string());
-    u.picture = Some("https://example.com/a.png".to_string());
-    u.address = Some(Address {
-        street_address: Some("1 MG Road".to_string()),
-        locality: Some("Bengaluru".to_string()),
-        region: Some("Karnataka".to_string()),
-        postal_code: Some("560001".to_string()),
-        country: Some("IN".to_string()),
-    });
+    let u = full_user(42, "+919876543210");
     // Nothing yet.
     assert_eq!(
         store.get_client_and_code("app", &h("c")).await.unwrap(),
