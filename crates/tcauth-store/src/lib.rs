@@ -89,11 +89,31 @@ pub struct AccessTokenView {
     pub user: Option<User>,
 }
 
+/// A write announced with [`Store::announce_write`]. Dropping it withdraws the announcement.
+#[must_use = "the announcement lasts as long as this value"]
+pub struct WriteSoon(#[allow(dead_code)] Option<sqlite::Announced>);
+
+impl WriteSoon {
+    /// An announcement that nobody listens to.
+    pub fn none() -> WriteSoon {
+        WriteSoon(None)
+    }
+}
+
 /// Everything tcauth persists. Times are Unix seconds, passed in by the caller.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Cheap round trip, for `/readyz`.
     async fn ping(&self) -> Result<()>;
+
+    /// Says that the caller will send a write (a redemption, a rotation) shortly, after some
+    /// work of its own; drop the value once it is sent, or when it will not be. A backend that
+    /// commits in groups may hold a commit open for it, briefly, so that it shares the `fsync`.
+    /// Only a hint: nothing waits for longer than the backend's bound, and correctness never
+    /// depends on it.
+    fn announce_write(&self) -> WriteSoon {
+        WriteSoon::none()
+    }
 
     // --- clients -------------------------------------------------------------------------
     /// `Conflict` if the client id exists.

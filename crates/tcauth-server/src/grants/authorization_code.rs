@@ -57,6 +57,13 @@ pub async fn exchange(
         return Err(TokenError::InvalidVerifier);
     }
 
+    // Signing an id_token takes a few hundred microseconds (and a wait for a signing thread):
+    // the store may hold a commit open for the redemption that follows, so that it shares an
+    // fsync with others instead of paying one of its own.
+    let soon = code
+        .scopes
+        .contains(Scope::Openid)
+        .then(|| app.store.announce_write());
     let refresh = (code.scopes.contains(Scope::OfflineAccess)
         && client.allows_grant(tcauth_core::model::GrantType::RefreshToken))
     .then(|| {
@@ -86,10 +93,9 @@ pub async fn exchange(
     )
     .await?;
 
-    match app
-        .db(app.store.redeem_code(&hash, now, &minted.records))
-        .await?
-    {
+    let redeem = app.store.redeem_code(&hash, now, &minted.records);
+    drop(soon);
+    match app.db(redeem).await? {
         Redemption::Redeemed => {}
         Redemption::AlreadyConsumed => {
             // Lost a race with another redemption of the same code: that is a replay too.

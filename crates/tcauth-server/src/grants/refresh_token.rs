@@ -8,7 +8,7 @@ use super::TokenResponse;
 use crate::state::AppState;
 use tcauth_core::model::{Client, RefreshToken, User, UserStatus};
 use tcauth_core::secret::TokenHash;
-use tcauth_core::{ScopeSet, TokenError};
+use tcauth_core::{Scope, ScopeSet, TokenError};
 use tcauth_store::Rotation;
 
 pub struct RefreshRequest<'a> {
@@ -62,15 +62,18 @@ pub async fn exchange(
         scopes,
         refresh: Some((rt.scopes, rt.auth_time, rt.expires_at)),
     };
+    // As for a code: the store may hold a commit open for the rotation while we sign.
+    let soon = scopes
+        .contains(Scope::Openid)
+        .then(|| app.store.announce_write());
     let minted = issue::mint(app, &grant, now);
     // OIDC Core §12.2: a refreshed id_token keeps auth_time and carries no nonce.
     let id_token =
         issue::id_token_for(app, &grant, rt.auth_time, None, &minted.access_token, now).await?;
 
-    match app
-        .db(app.store.rotate_refresh_token(&hash, now, &minted.records))
-        .await?
-    {
+    let rotate = app.store.rotate_refresh_token(&hash, now, &minted.records);
+    drop(soon);
+    match app.db(rotate).await? {
         Rotation::Rotated => {}
         Rotation::AlreadyUsed => {
             app.db(app.store.revoke_family(&rt.family_id)).await?;

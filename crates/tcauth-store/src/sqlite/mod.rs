@@ -16,6 +16,8 @@ mod reader;
 mod rows;
 mod writer;
 
+pub(crate) use self::writer::Announced;
+
 use self::error::{is_unique_violation, is_unique_violation_on, map_err, SqlResultExt};
 use self::reader::Readers;
 use self::rows::*;
@@ -273,6 +275,10 @@ fn clamp_i64(n: usize) -> i64 {
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn announce_write(&self) -> crate::WriteSoon {
+        crate::WriteSoon(Some(self.inner.writer.announce()))
+    }
+
     async fn ping(&self) -> Result<()> {
         if !self.inner.writer.is_running() {
             return Err(StoreError::Unavailable(
