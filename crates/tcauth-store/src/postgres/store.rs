@@ -4,7 +4,9 @@ use super::error::{is_unique_violation_on, map_err, PgResultExt};
 use super::otp;
 use super::rows::*;
 use super::PgStore;
-use crate::{OtpCheck, Redemption, Result, Rotation, Store, StoreError};
+use crate::{
+    AccessTokenView, OtpCheck, Redemption, Result, Rotation, Store, StoreError, WithClient,
+};
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Object};
 use std::collections::HashSet;
@@ -57,60 +59,81 @@ fn user_conflict(e: tokio_postgres::Error, u: &User) -> StoreError {
     }
 }
 
-async fn insert_access(c: &impl GenericClient, t: &AccessToken) -> Result<()> {
-    exec(
-        c,
-        concat!(
-            "INSERT INTO access_tokens (",
-            access_cols!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        ),
-        &[
-            &&t.hash.0[..],
-            &t.family_id,
-            &t.client_id,
-            &t.sub,
-            &t.scopes.to_string(),
-            &t.issued_at,
-            &t.expires_at,
-            &t.revoked,
-        ],
-    )
-    .await?;
-    Ok(())
+async fn get_user_on(c: &impl GenericClient, sub: i64) -> Result<Option<User>> {
+    let sql = concat!("SELECT ", user_cols!(), " FROM users WHERE sub = $1");
+    query_opt(c, sql, &[&sub], user_from_row).await
 }
 
-async fn insert_refresh(c: &impl GenericClient, t: &RefreshToken) -> Result<()> {
-    exec(
-        c,
-        concat!(
-            "INSERT INTO refresh_tokens (",
-            refresh_cols!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ),
-        &[
-            &&t.hash.0[..],
-            &t.family_id,
-            &t.client_id,
-            &t.sub,
-            &t.scopes.to_string(),
-            &t.auth_time,
-            &t.issued_at,
-            &t.expires_at,
-            &t.used_at,
-            &t.revoked,
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-async fn insert_tokens(c: &impl GenericClient, tokens: &IssuedTokens) -> Result<()> {
-    insert_access(c, &tokens.access).await?;
-    if let Some(r) = &tokens.refresh {
-        insert_refresh(c, r).await?;
+/// Statements that consume a code or a refresh token (`$1` the time, `$2` its key; the
+/// condition is the caller's) and, in the same statement, insert the new tokens from `$3` on,
+/// only if it was consumed: one round trip, one implicit transaction. The statement returns
+/// how many rows were consumed (0 or 1).
+fn consume_and_insert(update: &str, with_refresh: bool) -> String {
+    let mut sql = format!(
+        "WITH won AS ({update} RETURNING 1), \
+         access AS (INSERT INTO access_tokens ({}) SELECT $3::bytea, $4::text, $5::text, \
+         $6::bigint, $7::text, $8::bigint, $9::bigint, $10::boolean FROM won)",
+        access_cols!()
+    );
+    if with_refresh {
+        sql.push_str(&format!(
+            ", refresh AS (INSERT INTO refresh_tokens ({}) SELECT $11::bytea, $12::text, \
+             $13::text, $14::bigint, $15::text, $16::bigint, $17::bigint, $18::bigint, \
+             $19::bigint, $20::boolean FROM won)",
+            refresh_cols!()
+        ));
     }
-    Ok(())
+    sql.push_str(" SELECT count(*) FROM won");
+    sql
+}
+
+/// Runs a [`consume_and_insert`] statement; returns whether it consumed the row.
+async fn consume(
+    c: &impl GenericClient,
+    update: &str,
+    now: i64,
+    key: &TokenHash,
+    tokens: &IssuedTokens,
+) -> Result<bool> {
+    let sql = consume_and_insert(update, tokens.refresh.is_some());
+    let key: &[u8] = &key.0[..];
+    let a = &tokens.access;
+    let a_hash: &[u8] = &a.hash.0[..];
+    let a_scopes = a.scopes.to_string();
+    let mut params: Vec<Param<'_>> = vec![
+        &now,
+        &key,
+        &a_hash,
+        &a.family_id,
+        &a.client_id,
+        &a.sub,
+        &a_scopes,
+        &a.issued_at,
+        &a.expires_at,
+        &a.revoked,
+    ];
+    let refresh = tokens
+        .refresh
+        .as_ref()
+        .map(|r| (r, &r.hash.0[..], r.scopes.to_string()));
+    if let Some((r, r_hash, r_scopes)) = &refresh {
+        params.extend_from_slice(&[
+            r_hash as Param<'_>,
+            &r.family_id,
+            &r.client_id,
+            &r.sub,
+            r_scopes,
+            &r.auth_time,
+            &r.issued_at,
+            &r.expires_at,
+            &r.used_at,
+            &r.revoked,
+        ]);
+    }
+    let stmt = c.prepare_cached(&sql).await.db()?;
+    let row = c.query_one(&stmt, &params).await.db()?;
+    let consumed: i64 = get(&row, 0)?;
+    Ok(consumed == 1)
 }
 
 /// The first user of `users` (in order) whose sub or phone number is taken, by the database
@@ -344,11 +367,7 @@ impl Store for PgStore {
     }
 
     async fn get_user(&self, sub: i64) -> Result<Option<User>> {
-        self.with_conn(async |c| {
-            let sql = concat!("SELECT ", user_cols!(), " FROM users WHERE sub = $1");
-            query_opt(c, sql, &[&sub], user_from_row).await
-        })
-        .await
+        self.with_conn(async |c| get_user_on(&*c, sub).await).await
     }
 
     async fn get_user_by_phone(&self, e164: &str) -> Result<Option<User>> {
@@ -431,26 +450,20 @@ impl Store for PgStore {
         tokens: &IssuedTokens,
     ) -> Result<Redemption> {
         self.with_conn(async |c| {
-            let tx = c.transaction().await.db()?;
-            let won = exec(
-                &tx,
-                "UPDATE auth_codes SET consumed_at = $1 \
-                 WHERE hash = $2 AND consumed_at IS NULL AND expires_at > $1",
-                &[&now, &&hash.0[..]],
-            )
-            .await?;
-            if won == 1 {
-                insert_tokens(&tx, tokens).await?;
-                tx.commit().await.db()?;
+            // One statement: the conditional UPDATE and the inserts commit together or not
+            // at all, and a concurrent redemption waits on the row lock, then finds the code
+            // consumed.
+            let update = "UPDATE auth_codes SET consumed_at = $1 \
+                          WHERE hash = $2 AND consumed_at IS NULL AND expires_at > $1";
+            if consume(&*c, update, now, hash, tokens).await? {
                 return Ok(Redemption::Redeemed);
             }
             // READ COMMITTED: this statement sees the winner's commit.
-            let stmt = tx
+            let stmt = c
                 .prepare_cached("SELECT consumed_at FROM auth_codes WHERE hash = $1")
                 .await
                 .db()?;
-            let row = tx.query_opt(&stmt, &[&&hash.0[..]]).await.db()?;
-            tx.rollback().await.db()?;
+            let row = c.query_opt(&stmt, &[&&hash.0[..]]).await.db()?;
             let consumed: Option<Option<i64>> = row.map(|r| get(&r, 0)).transpose()?;
             Ok(match consumed {
                 Some(Some(_)) => Redemption::AlreadyConsumed,
@@ -486,6 +499,156 @@ impl Store for PgStore {
         .await
     }
 
+    // The grants' and userinfo's reads: three statements on one connection, sent together
+    // (tokio-postgres pipelines them), so one round trip instead of three checkouts and three.
+    // Each statement has a snapshot of its own (READ COMMITTED), as three calls would.
+
+    async fn get_client_and_code(
+        &self,
+        client_id: &str,
+        code: &TokenHash,
+    ) -> Result<WithClient<AuthCode>> {
+        self.with_conn(async |c| {
+            let c = &*c;
+            let key: &[u8] = &code.0[..];
+            let (p_client, p_key): ([Param<'_>; 1], [Param<'_>; 1]) = ([&client_id], [&key]);
+            let (client, code, user) = tokio::try_join!(
+                query_opt(
+                    c,
+                    concat!(
+                        "SELECT ",
+                        client_cols!(),
+                        " FROM clients WHERE client_id = $1"
+                    ),
+                    &p_client,
+                    client_from_row,
+                ),
+                query_opt(
+                    c,
+                    concat!("SELECT ", code_cols!(), " FROM auth_codes WHERE hash = $1"),
+                    &p_key,
+                    code_from_row,
+                ),
+                query_opt(
+                    c,
+                    concat!(
+                        "SELECT ",
+                        user_cols!(),
+                        " FROM users WHERE sub = (SELECT sub FROM auth_codes WHERE hash = $1)"
+                    ),
+                    &p_key,
+                    user_from_row,
+                ),
+            )?;
+            // The user is the code's: read again by sub if the code changed in between.
+            let user = match (&code, user) {
+                (Some(code), Some(u)) if u.sub == code.sub => Some(u),
+                (Some(code), _) => get_user_on(c, code.sub).await?,
+                (None, _) => None,
+            };
+            Ok((client, code.map(|code| (code, user))))
+        })
+        .await
+    }
+
+    async fn get_client_and_refresh_token(
+        &self,
+        client_id: &str,
+        token: &TokenHash,
+    ) -> Result<WithClient<RefreshToken>> {
+        self.with_conn(async |c| {
+            let c = &*c;
+            let key: &[u8] = &token.0[..];
+            let (p_client, p_key): ([Param<'_>; 1], [Param<'_>; 1]) = ([&client_id], [&key]);
+            let (client, token, user) = tokio::try_join!(
+                query_opt(
+                    c,
+                    concat!(
+                        "SELECT ",
+                        client_cols!(),
+                        " FROM clients WHERE client_id = $1"
+                    ),
+                    &p_client,
+                    client_from_row,
+                ),
+                query_opt(
+                    c,
+                    concat!(
+                        "SELECT ",
+                        refresh_cols!(),
+                        " FROM refresh_tokens WHERE hash = $1"
+                    ),
+                    &p_key,
+                    refresh_from_row,
+                ),
+                query_opt(
+                    c,
+                    concat!(
+                        "SELECT ",
+                        user_cols!(),
+                        " FROM users WHERE sub = (SELECT sub FROM refresh_tokens WHERE hash = $1)"
+                    ),
+                    &p_key,
+                    user_from_row,
+                ),
+            )?;
+            let user = match (&token, user) {
+                (Some(t), Some(u)) if u.sub == t.sub => Some(u),
+                (Some(t), _) => get_user_on(c, t.sub).await?,
+                (None, _) => None,
+            };
+            Ok((client, token.map(|t| (t, user))))
+        })
+        .await
+    }
+
+    async fn get_access_token_view(&self, hash: &TokenHash) -> Result<Option<AccessTokenView>> {
+        self.with_conn(async |c| {
+            let c = &*c;
+            let key: &[u8] = &hash.0[..];
+            let p_key: [Param<'_>; 1] = [&key];
+            let (token, client_exists, user) = tokio::try_join!(
+                query_opt(
+                    c,
+                    concat!(
+                        "SELECT ",
+                        access_cols!(),
+                        " FROM access_tokens WHERE hash = $1"
+                    ),
+                    &p_key,
+                    access_from_row,
+                ),
+                query_opt(
+                    c,
+                    "SELECT EXISTS (SELECT 1 FROM clients WHERE client_id = \
+                     (SELECT client_id FROM access_tokens WHERE hash = $1))",
+                    &p_key,
+                    |row| get::<bool>(row, 0),
+                ),
+                query_opt(
+                    c,
+                    concat!(
+                        "SELECT ",
+                        user_cols!(),
+                        " FROM users WHERE sub = (SELECT sub FROM access_tokens WHERE hash = $1)"
+                    ),
+                    &p_key,
+                    user_from_row,
+                ),
+            )?;
+            let Some(token) = token else {
+                return Ok(None);
+            };
+            // A token's client and sub never change; only the rows they name may go.
+            Ok(Some(AccessTokenView {
+                token,
+                client_exists: client_exists.unwrap_or(false),
+                user,
+            }))
+        })
+        .await
+    }
+
     async fn rotate_refresh_token(
         &self,
         old: &TokenHash,
@@ -493,25 +656,17 @@ impl Store for PgStore {
         tokens: &IssuedTokens,
     ) -> Result<Rotation> {
         self.with_conn(async |c| {
-            let tx = c.transaction().await.db()?;
-            let won = exec(
-                &tx,
-                "UPDATE refresh_tokens SET used_at = $1 \
-                 WHERE hash = $2 AND used_at IS NULL AND NOT revoked AND expires_at > $1",
-                &[&now, &&old.0[..]],
-            )
-            .await?;
-            if won == 1 {
-                insert_tokens(&tx, tokens).await?;
-                tx.commit().await.db()?;
+            // One statement, as for a code.
+            let update = "UPDATE refresh_tokens SET used_at = $1 \
+                          WHERE hash = $2 AND used_at IS NULL AND NOT revoked AND expires_at > $1";
+            if consume(&*c, update, now, old, tokens).await? {
                 return Ok(Rotation::Rotated);
             }
-            let stmt = tx
+            let stmt = c
                 .prepare_cached("SELECT used_at, revoked FROM refresh_tokens WHERE hash = $1")
                 .await
                 .db()?;
-            let row = tx.query_opt(&stmt, &[&&old.0[..]]).await.db()?;
-            tx.rollback().await.db()?;
+            let row = c.query_opt(&stmt, &[&&old.0[..]]).await.db()?;
             let state: Option<(Option<i64>, bool)> = row
                 .map(|r| Ok::<_, StoreError>((get(&r, 0)?, get(&r, 1)?)))
                 .transpose()?;
