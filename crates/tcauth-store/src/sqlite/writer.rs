@@ -29,7 +29,8 @@ pub(crate) const MAX_BATCH: usize = 256;
 const QUEUE: usize = 4096;
 /// Longest the writer holds a batch open for announced writes ([`Writer::announce`]): about
 /// one RSA-2048 signature, the work an `openid` exchange does between announcing its
-/// redemption and sending it. An `fsync` here costs 60–80 µs of CPU besides its wait.
+/// redemption and sending it. A commit's `fsync` cost ~140 µs of CPU on the benchmark
+/// machine, besides its wait (BENCHMARKS.md).
 pub(crate) const GATHER_WAIT: Duration = Duration::from_micros(300);
 /// A batch this large commits without waiting for announced writes.
 const GATHER_UNTIL: usize = 32;
