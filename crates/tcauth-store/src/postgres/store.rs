@@ -64,6 +64,42 @@ async fn get_user_on(c: &impl GenericClient, sub: i64) -> Result<Option<User>> {
     query_opt(c, sql, &[&sub], user_from_row).await
 }
 
+/// A grant's read: the client, the code or token under `key` (`item_sql`), and its user
+/// (`user_sql`, which finds the sub through the same key), sent together on one connection.
+async fn read_with_client<T: Send>(
+    c: &impl GenericClient,
+    client_id: &str,
+    key: &TokenHash,
+    item_sql: &str,
+    user_sql: &str,
+    decode: fn(&tokio_postgres::Row) -> Result<T>,
+    sub_of: fn(&T) -> i64,
+) -> Result<WithClient<T>> {
+    let key: &[u8] = &key.0[..];
+    let (p_client, p_key): ([Param<'_>; 1], [Param<'_>; 1]) = ([&client_id], [&key]);
+    let (client, item, user) = tokio::try_join!(
+        query_opt(
+            c,
+            concat!(
+                "SELECT ",
+                client_cols!(),
+                " FROM clients WHERE client_id = $1"
+            ),
+            &p_client,
+            client_from_row,
+        ),
+        query_opt(c, item_sql, &p_key, decode),
+        query_opt(c, user_sql, &p_key, user_from_row),
+    )?;
+    // The user is the item's: read again by sub if the item changed in between.
+    let user = match (&item, user) {
+        (Some(item), Some(u)) if u.sub == sub_of(item) => Some(u),
+        (Some(item), _) => get_user_on(c, sub_of(item)).await?,
+        (None, _) => None,
+    };
+    Ok((client, item.map(|item| (item, user))))
+}
+
 /// Statements that consume a code or a refresh token (`$1` the time, `$2` its key; the
 /// condition is the caller's) and, in the same statement, insert the new tokens from `$3` on,
 /// only if it was consumed: one round trip, one implicit transaction. The statement returns
@@ -509,44 +545,20 @@ impl Store for PgStore {
         code: &TokenHash,
     ) -> Result<WithClient<AuthCode>> {
         self.with_conn(async |c| {
-            let c = &*c;
-            let key: &[u8] = &code.0[..];
-            let (p_client, p_key): ([Param<'_>; 1], [Param<'_>; 1]) = ([&client_id], [&key]);
-            let (client, code, user) = tokio::try_join!(
-                query_opt(
-                    c,
-                    concat!(
-                        "SELECT ",
-                        client_cols!(),
-                        " FROM clients WHERE client_id = $1"
-                    ),
-                    &p_client,
-                    client_from_row,
+            read_with_client(
+                &*c,
+                client_id,
+                code,
+                concat!("SELECT ", code_cols!(), " FROM auth_codes WHERE hash = $1"),
+                concat!(
+                    "SELECT ",
+                    user_cols!(),
+                    " FROM users WHERE sub = (SELECT sub FROM auth_codes WHERE hash = $1)"
                 ),
-                query_opt(
-                    c,
-                    concat!("SELECT ", code_cols!(), " FROM auth_codes WHERE hash = $1"),
-                    &p_key,
-                    code_from_row,
-                ),
-                query_opt(
-                    c,
-                    concat!(
-                        "SELECT ",
-                        user_cols!(),
-                        " FROM users WHERE sub = (SELECT sub FROM auth_codes WHERE hash = $1)"
-                    ),
-                    &p_key,
-                    user_from_row,
-                ),
-            )?;
-            // The user is the code's: read again by sub if the code changed in between.
-            let user = match (&code, user) {
-                (Some(code), Some(u)) if u.sub == code.sub => Some(u),
-                (Some(code), _) => get_user_on(c, code.sub).await?,
-                (None, _) => None,
-            };
-            Ok((client, code.map(|code| (code, user))))
+                code_from_row,
+                |code| code.sub,
+            )
+            .await
         })
         .await
     }
@@ -557,47 +569,24 @@ impl Store for PgStore {
         token: &TokenHash,
     ) -> Result<WithClient<RefreshToken>> {
         self.with_conn(async |c| {
-            let c = &*c;
-            let key: &[u8] = &token.0[..];
-            let (p_client, p_key): ([Param<'_>; 1], [Param<'_>; 1]) = ([&client_id], [&key]);
-            let (client, token, user) = tokio::try_join!(
-                query_opt(
-                    c,
-                    concat!(
-                        "SELECT ",
-                        client_cols!(),
-                        " FROM clients WHERE client_id = $1"
-                    ),
-                    &p_client,
-                    client_from_row,
+            read_with_client(
+                &*c,
+                client_id,
+                token,
+                concat!(
+                    "SELECT ",
+                    refresh_cols!(),
+                    " FROM refresh_tokens WHERE hash = $1"
                 ),
-                query_opt(
-                    c,
-                    concat!(
-                        "SELECT ",
-                        refresh_cols!(),
-                        " FROM refresh_tokens WHERE hash = $1"
-                    ),
-                    &p_key,
-                    refresh_from_row,
+                concat!(
+                    "SELECT ",
+                    user_cols!(),
+                    " FROM users WHERE sub = (SELECT sub FROM refresh_tokens WHERE hash = $1)"
                 ),
-                query_opt(
-                    c,
-                    concat!(
-                        "SELECT ",
-                        user_cols!(),
-                        " FROM users WHERE sub = (SELECT sub FROM refresh_tokens WHERE hash = $1)"
-                    ),
-                    &p_key,
-                    user_from_row,
-                ),
-            )?;
-            let user = match (&token, user) {
-                (Some(t), Some(u)) if u.sub == t.sub => Some(u),
-                (Some(t), _) => get_user_on(c, t.sub).await?,
-                (None, _) => None,
-            };
-            Ok((client, token.map(|t| (t, user))))
+                refresh_from_row,
+                |t| t.sub,
+            )
+            .await
         })
         .await
     }
