@@ -200,8 +200,32 @@ impl Browser {
         e.send_keys(text).await.unwrap();
     }
 
+    /// Clicks a submit button and waits for the page it loads. Every click of these tests
+    /// submits a form; reading the page before the new one replaced it could find the old
+    /// one's elements (gone by the time they are read, or with the old text).
     pub async fn click(&self, selector: &str) {
-        self.css(selector).await.click().await.unwrap();
+        let e = self.css(selector).await;
+        // Marks this document: the next one starts without the mark.
+        self.client
+            .execute("window.tcauthOldPage = true", vec![])
+            .await
+            .unwrap();
+        e.click().await.unwrap();
+        for _ in 0..200 {
+            let loaded = self
+                .client
+                .execute(
+                    "return window.tcauthOldPage !== true && document.readyState === 'complete'",
+                    vec![],
+                )
+                .await;
+            // An error here is the old page going away.
+            if matches!(loaded, Ok(v) if v.as_bool() == Some(true)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("clicking {selector} on {} loaded no page", self.url().await);
     }
 
     /// The visible text of the page.
