@@ -416,6 +416,34 @@ def finish_perf(ctx, prof):
         ctx.problem(f"perf record failed ({p.returncode}): {err.strip()[-300:]}")
     else:
         log(f"profile: perf report -i {data} --no-children --percent-limit 1")
+        flamegraph(ctx, data)
+
+
+def flamegraph(ctx, data):
+    """flame-BACKEND-LABEL.svg beside a profile, when inferno's tools are on PATH
+    (`cargo install inferno`); after the scenario, so it does not load the measured server."""
+    collapse, draw = shutil.which("inferno-collapse-perf"), shutil.which("inferno-flamegraph")
+    if not (collapse and draw):
+        log("no flame graph: `cargo install inferno` puts inferno-collapse-perf and "
+            "inferno-flamegraph on PATH")
+        return
+    svg = data.with_name(data.name.replace("perf-", "flame-", 1)).with_suffix(".svg")
+    folded = data.with_suffix(".folded")
+    with open(folded, "w") as out:
+        script = spawn([shutil.which("perf"), "script", "-i", str(data)],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        fold = spawn([collapse, "--all"], stdin=script.stdout, stdout=out)
+        script.stdout.close()
+        fold.wait()
+        script.wait()
+    title = data.stem.removeprefix("perf-")
+    with open(svg, "w") as out:
+        rc = subprocess.call([draw, "--title", f"tcauth {title} (server threads)",
+                              "--minwidth", "0.4", "--width", "1400", str(folded)], stdout=out)
+    if rc != 0 or fold.returncode != 0:
+        ctx.problem(f"flame graph of {data} failed")
+    else:
+        log(f"flame graph: {svg}")
 
 
 def show(name, r):
