@@ -11,7 +11,7 @@
 
 use serde_json::{json, Value};
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -198,19 +198,26 @@ fn free_port() -> u16 {
     }
 }
 
-fn start_node(dir: &Path, db_url: &str, redis_url: &str, i: usize) -> Node {
-    let port = free_port();
+/// The configuration every node of a cluster reads. Written once, before any node starts: a
+/// node that read it while the next node's start rewrote it could see an empty file, and run
+/// with the default limits (a flaky 429 in the redemption test).
+fn write_config(dir: &Path) -> PathBuf {
     let config = dir.join("tcauth.toml");
     std::fs::write(
         &config,
         "reload_interval = 1\n[rate_limit]\nper_second = 100000\nburst = 100000\n",
     )
     .unwrap();
+    config
+}
+
+fn start_node(dir: &Path, config: &Path, db_url: &str, redis_url: &str, i: usize) -> Node {
+    let port = free_port();
     let log = std::fs::File::create(dir.join(format!("node{i}.log"))).unwrap();
     let child = Command::new(BIN)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .arg("--config")
-        .arg(&config)
+        .arg(config)
         .current_dir(dir)
         .env_clear()
         .env("TCAUTH_DATABASE_URL", db_url)
@@ -262,8 +269,9 @@ async fn cluster(db: &str, redis: &str) -> Cluster {
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap();
+    let config = write_config(dir.path());
     let nodes: Vec<Node> = (0..3)
-        .map(|i| start_node(dir.path(), &url, redis, i))
+        .map(|i| start_node(dir.path(), &config, &url, redis, i))
         .collect();
     for n in &nodes {
         wait_ready(&http, n, Duration::from_secs(30)).await;
