@@ -428,20 +428,19 @@ def flamegraph(ctx, data):
             "inferno-flamegraph on PATH")
         return
     svg = data.with_name(data.name.replace("perf-", "flame-", 1)).with_suffix(".svg")
-    folded = data.with_suffix(".folded")
-    with open(folded, "w") as out:
-        script = spawn([shutil.which("perf"), "script", "-i", str(data)],
-                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        fold = spawn([collapse, "--all"], stdin=script.stdout, stdout=out)
-        script.stdout.close()
-        fold.wait()
-        script.wait()
-    title = data.stem.removeprefix("perf-")
+    title = f"tcauth {data.stem.removeprefix('perf-')} (server threads)"
+    # perf script | inferno-collapse-perf --all | inferno-flamegraph > svg
     with open(svg, "w") as out:
-        rc = subprocess.call([draw, "--title", f"tcauth {title} (server threads)",
-                              "--minwidth", "0.4", "--width", "1400", str(folded)], stdout=out)
-    if rc != 0 or fold.returncode != 0:
-        ctx.problem(f"flame graph of {data} failed")
+        stages = [spawn([shutil.which("perf"), "script", "-i", str(data)],
+                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)]
+        stages.append(spawn([collapse, "--all"], stdin=stages[-1].stdout, stdout=subprocess.PIPE))
+        stages.append(spawn([draw, "--title", title, "--minwidth", "0.4", "--width", "1400"],
+                            stdin=stages[-1].stdout, stdout=out))
+        for p in stages[:-1]:
+            p.stdout.close()  # each stage sees the end of its input when the one before exits
+        failed = [p.args[0] for p in stages if p.wait() != 0]
+    if failed:
+        ctx.problem(f"flame graph of {data} failed in {failed}")
     else:
         log(f"flame graph: {svg}")
 
