@@ -25,6 +25,12 @@ plus, once per run, `signing`: `openssl speed -multi NPROC rsa2048` (sign/s, the
 ceiling). For every scenario it reports requests/s, p50/p99 latency, the server's CPU (% of one
 core) and peak RSS, and the non-2xx answers; then the target ratios of the issue as PASS/MISS.
 
+--rounds N runs the closed-loop scenarios N times in turn (ceiling, exchange, signing, openid
+exchange, userinfo, refresh, flow; `signing` then once per round), divides each by the ceiling
+measured in its own round and reports the round with the median ratio, with the range. This
+machine's speed moves by 10-40 % within minutes: with one round a ratio's ceiling may have been
+measured in a faster or slower minute than the scenario.
+
 Outputs (in --out, default target/bench/): results.json, results.md (the table, also printed on
 stdout) and chart.svg. Progress goes to stderr.
 
@@ -446,7 +452,7 @@ def flamegraph(ctx, data):
 
 
 def show(name, r):
-    if r.get("rps") is None:
+    if r.get("rps") is None or "p50_ms" not in r:
         return
     extra = ""
     if r.get("non2xx"):
@@ -934,6 +940,110 @@ def store_mib(ctx, b):
         return None
 
 
+# The closed-loop scenarios whose target is a ratio, and what each is divided by: the ceiling
+# measured in the same round (--rounds).
+RATIO_OF = {"exchange": "ceiling", "exchange_openid": "signing", "userinfo": "ceiling",
+            "refresh": "ceiling", "flow": "ceiling"}
+
+
+def closed_loop_round(ctx, want, est, userinfo_tokens, k=0):
+    """One round of the closed-loop scenarios, each ratio's ceiling measured in it: the HTTP
+    ceiling first, and (with --rounds above 1) the signing ceiling just before the `openid`
+    exchange. Returns {scenario: figures}."""
+    out = {}
+
+    def keep(name, r):
+        out[name] = r
+        show(name if ctx.rounds == 1 else f"{name} (round {k + 1})", r)
+
+    if want("ceiling"):
+        keep("ceiling", run_wrk(ctx, "healthz.lua", ctx.conns, ctx.secs, {}, "/healthz",
+                                label="ceiling"))
+    if want("exchange"):
+        keep("exchange", run_with_codes(ctx, "exchange", ["phone"], est, ctx.conns, ctx.secs))
+        est = out["exchange"].get("rps") or est
+    if want("exchange_openid"):
+        sign = ctx.signing
+        if ctx.rounds > 1 and want("signing"):
+            sign = signing_ceiling(ctx)
+            if sign:
+                ctx.signing_rounds.append(sign)
+        if sign:
+            out["signing"] = sign
+        e = min(est, 1.5 * sign["rps"]) if sign else est
+        keep("exchange_openid",
+             run_with_codes(ctx, "exchange_openid", ["openid", "phone"], e, ctx.conns, ctx.secs))
+    if want("userinfo") and userinfo_tokens:
+        keep("userinfo", run_wrk(ctx, "userinfo.lua", ctx.conns, ctx.secs,
+                                 {"TOKENS_FILE": str(userinfo_tokens)}, "/v1/userinfo",
+                                 label="userinfo"))
+    if want("refresh"):
+        # Fresh tokens every round: a round's chains end in tokens the next must not reuse.
+        toks = token_pool(ctx, ["phone", "offline_access"], 4 * ctx.conns, "refresh-setup")
+        f = ctx.tmp / "refresh-tokens.txt"
+        f.write_text("".join(f"{ctx.client_id} {t['refresh_token']}\n" for t in toks))
+        r = run_wrk(ctx, "refresh.lua", ctx.conns, ctx.secs, {"TOKENS_FILE": str(f)},
+                    "/v1/token", label="refresh")
+        if r.get("counters", {}).get("starved"):
+            r["problems"].append(f"refresh: {r['counters']['starved']} requests found no "
+                                 f"refresh token queued")
+        keep("refresh", r)
+    if want("flow"):
+        r = run_wrk(ctx, "flow.lua", ctx.conns, ctx.secs,
+                    {"CID": ctx.client_id, "SUB": ctx.sub, "CHALLENGE": ctx.challenge,
+                     "VERIFIER": ctx.verifier, "ADMIN_TOKEN": ctx.admin_token},
+                    "/v1/token", ok=(200, 201), label="flow")
+        if r.get("duration_s"):
+            r["iterations_per_s"] = round(r["counters"].get("iterations", 0) / r["duration_s"], 1)
+            if not r["counters"].get("iterations"):
+                r["problems"].append("flow: no iteration completed")
+        keep("flow", r)
+        if r.get("iterations_per_s") is not None:
+            log(f"flow: {r['iterations_per_s']:,.0f} iterations/s (mint + exchange + userinfo)")
+    return out
+
+
+def combine_rounds(rounds):
+    """One result per scenario from the rounds: each ratio scenario divided by the ceiling of
+    its own round, and the round with the median ratio (the lower median for an even count)
+    standing for the scenario, with every round's figures under `rounds`. Problems of any round
+    are kept. The ceiling stands as the median of its rounds."""
+    combined = {}
+    names = [n for n in ("ceiling", "signing", "exchange", "exchange_openid", "userinfo",
+                         "refresh", "flow")
+             if any(n in r for r in rounds)]
+    for name in names:
+        per = []
+        for r in rounds:
+            x = r.get(name)
+            if not x:
+                continue
+            den = r.get(RATIO_OF.get(name, ""), {}) or {}
+            ratio = x["rps"] / den["rps"] if x.get("rps") and den.get("rps") else None
+            per.append((ratio if name in RATIO_OF else x.get("rps") or 0, x, den.get("rps")))
+        if not per:
+            continue
+        ranked = sorted(per, key=lambda t: (t[0] is None, t[0] or 0))
+        key, rep, den = ranked[(len(ranked) - 1) // 2]
+        rep = dict(rep)
+        rep["problems"] = [p for _, x, _ in per for p in x.get("problems", [])]
+        rep.pop("rounds", None)
+        if name in RATIO_OF and key is not None:
+            rep["ratio"] = key
+            rep["ratio_of_rps"] = den
+        if len(per) > 1:
+            rep["rounds"] = [{"rps": x.get("rps"), "p99_ms": x.get("p99_ms"),
+                              "cpu_pct": x.get("cpu_pct"),
+                              **({"ratio": round(k, 4), "ratio_of_rps": d}
+                                 if name in RATIO_OF and k is not None else {})}
+                             for k, x, d in per]
+            ratios = [k for k, _, _ in per if k is not None]
+            if name in RATIO_OF and ratios:
+                rep["ratio_range"] = [round(min(ratios), 4), round(max(ratios), 4)]
+        combined[name] = rep
+    return combined
+
+
 def run_backend(ctx, b):
     """The scenarios of one backend, on three fresh stores: the closed-loop scenarios, then
     `overload` (its 4.5 x SECS x rate codes would otherwise weigh on what follows, and its
@@ -987,51 +1097,25 @@ def run_backend(ctx, b):
 
     try:
         fresh_store()
-        if want("ceiling"):
-            record("ceiling", run_wrk(ctx, "healthz.lua", ctx.conns, ctx.secs, {}, "/healthz",
-                                      label="ceiling"))
         # A first batch of codes measures the mint rate: the first estimate of the exchange rate.
         probe, _ = ctx.minter.mint(["phone"], 0, cap_secs=1.0 if ctx.quick else 2.0,
                                    label="probe")
         os.unlink(probe)
         est = ctx.minter.rate()
-        if want("exchange"):
-            record("exchange", run_with_codes(ctx, "exchange", ["phone"], est, ctx.conns,
-                                              ctx.secs))
-            est = results["exchange"].get("rps") or est
-        if want("exchange_openid"):
-            sign = (ctx.signing or {}).get("rps")
-            e = min(est, 1.5 * sign) if sign else est
-            r = run_with_codes(ctx, "exchange_openid", ["openid", "phone"], e, ctx.conns, ctx.secs)
-            record("exchange_openid", r)
+        userinfo_tokens = None
         if want("userinfo"):
             toks = token_pool(ctx, ["openid", "phone"], 4 * ctx.conns, "userinfo-setup")
-            f = work / "userinfo-tokens.txt"
-            f.write_text("".join(t["access_token"] + "\n" for t in toks))
-            record("userinfo", run_wrk(ctx, "userinfo.lua", ctx.conns, ctx.secs,
-                                       {"TOKENS_FILE": str(f)}, "/v1/userinfo", label="userinfo"))
-        if want("refresh"):
-            toks = token_pool(ctx, ["phone", "offline_access"], 4 * ctx.conns, "refresh-setup")
-            f = work / "refresh-tokens.txt"
-            f.write_text("".join(f"{ctx.client_id} {t['refresh_token']}\n" for t in toks))
-            r = run_wrk(ctx, "refresh.lua", ctx.conns, ctx.secs, {"TOKENS_FILE": str(f)},
-                        "/v1/token", label="refresh")
-            if r.get("counters", {}).get("starved"):
-                r["problems"].append(f"refresh: {r['counters']['starved']} requests found no "
-                                     f"refresh token queued")
-            record("refresh", r)
-        if want("flow"):
-            r = run_wrk(ctx, "flow.lua", ctx.conns, ctx.secs,
-                        {"CID": ctx.client_id, "SUB": ctx.sub, "CHALLENGE": ctx.challenge,
-                         "VERIFIER": ctx.verifier, "ADMIN_TOKEN": ctx.admin_token},
-                        "/v1/token", ok=(200, 201), label="flow")
-            if r.get("duration_s"):
-                r["iterations_per_s"] = round(r["counters"].get("iterations", 0) / r["duration_s"], 1)
-                if not r["counters"].get("iterations"):
-                    r["problems"].append("flow: no iteration completed")
-            record("flow", r)
-            if r.get("iterations_per_s") is not None:
-                log(f"flow: {r['iterations_per_s']:,.0f} iterations/s (mint + exchange + userinfo)")
+            userinfo_tokens = work / "userinfo-tokens.txt"
+            userinfo_tokens.write_text("".join(t["access_token"] + "\n" for t in toks))
+        rounds = []
+        for k in range(ctx.rounds):
+            if ctx.rounds > 1:
+                log(f"--- {b}: round {k + 1} of {ctx.rounds}")
+            rounds.append(closed_loop_round(ctx, want, est, userinfo_tokens, k))
+            est = rounds[-1].get("exchange", {}).get("rps") or est
+        for name, r in combine_rounds(rounds).items():
+            record(name, r)
+        est = results.get("exchange", {}).get("rps") or est
         if want("rss256"):
             record("rss256", run_with_codes(ctx, "rss256", ["phone"], est, 256, ctx.secs))
         if want("overload"):
@@ -1101,6 +1185,8 @@ def ratio_of(name, r, b, ctx):
     rps = r.get("rps")
     if not rps:
         return None, ""
+    if r.get("ratio") is not None:  # divided by the ceiling of its own round
+        return r["ratio"], "of signing" if name == "exchange_openid" else "of ceiling"
     if name in ("exchange", "userinfo", "flow", "refresh") and ceil:
         return rps / ceil, "of ceiling"
     if name == "ceiling":
@@ -1132,6 +1218,9 @@ def table(ctx):
             if not r or r.get("rps") is None:
                 continue
             ratio, what = ratio_of(name, r, b, ctx)
+            if ratio is not None and r.get("ratio_range"):
+                lo, hi = r["ratio_range"]
+                what += f" ({100 * lo:.0f}–{100 * hi:.0f})"
             rps = f"{r['rps']:,.0f}"
             if name == "flow" and r.get("iterations_per_s") is not None:
                 rps += f" ({r['iterations_per_s']:,.0f} it/s)"
@@ -1148,6 +1237,29 @@ def table(ctx):
     return "\n".join(out)
 
 
+def rounds_table(ctx):
+    """With --rounds: every round's rate and ratio, each ratio divided by its own round's
+    ceiling (the main table shows the median round)."""
+    if ctx.rounds <= 1:
+        return ""
+    out = ["| scenario | backend | " + " | ".join(f"round {k + 1}" for k in range(ctx.rounds)) + " |",
+           "|---|---|" + "---:|" * ctx.rounds]
+    for name, label in [("signing", "RSA-2048 signing ceiling (sign/s)")] + ROWS:
+        if name not in ("ceiling", "signing") + tuple(RATIO_OF):
+            continue
+        for b in ctx.backends:
+            r = ctx.results.get(b, {}).get(name) or {}
+            cells = []
+            for x in r.get("rounds", []):
+                c = f"{x['rps']:,.0f}" if x.get("rps") is not None else "-"
+                if x.get("ratio") is not None:
+                    c += f" ({100 * x['ratio']:.0f} %)"
+                cells.append(c)
+            if cells:
+                out.append(f"| {label} | {b} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def targets(ctx):
     """The issue's targets as (ok, text); ok None when not measured."""
     lines = []
@@ -1160,17 +1272,29 @@ def targets(ctx):
         res = ctx.results.get(b, {})
         g = lambda n, k="rps": res.get(n, {}).get(k)  # noqa: E731
         ceil, ex = g("ceiling"), g("exchange")
-        if b == "sqlite" and ceil and ex:
-            add(ex / ceil >= 0.5, f"{b}: exchange without openid {ex:,.0f} req/s = "
-                f"{100 * ex / ceil:.1f} % of the HTTP ceiling {ceil:,.0f} (target >= 50 %)")
-        if g("exchange_openid") and sign:
-            v = g("exchange_openid")
-            add(v / sign >= 0.7, f"{b}: exchange with openid {v:,.0f} req/s = {100 * v / sign:.1f} % "
-                f"of the signing ceiling {sign:,.0f}/s (target >= 70 %)")
-        if g("userinfo") and ceil:
-            v = g("userinfo")
-            add(v / ceil >= 0.7, f"{b}: userinfo {v:,.0f} req/s = {100 * v / ceil:.1f} % of the "
-                f"HTTP ceiling (target >= 70 %)")
+
+        def ratio(name, den):
+            """(ratio, its denominator, how many rounds, their range) of a scenario."""
+            r = res.get(name, {})
+            if r.get("ratio") is not None:
+                rng = r.get("ratio_range")
+                spread = (f", median of {len(r['rounds'])} rounds, "
+                          f"{100 * rng[0]:.0f}–{100 * rng[1]:.0f} %") if rng else ""
+                return r["ratio"], r["ratio_of_rps"], spread
+            return (r["rps"] / den, den, "") if r.get("rps") and den else (None, None, "")
+
+        v, den, spread = ratio("exchange", ceil)
+        if b == "sqlite" and v is not None:
+            add(v >= 0.5, f"{b}: exchange without openid {ex:,.0f} req/s = "
+                f"{100 * v:.1f} % of the HTTP ceiling {den:,.0f}{spread} (target >= 50 %)")
+        v, den, spread = ratio("exchange_openid", sign)
+        if v is not None:
+            add(v >= 0.7, f"{b}: exchange with openid {g('exchange_openid'):,.0f} req/s = "
+                f"{100 * v:.1f} % of the signing ceiling {den:,.0f}/s{spread} (target >= 70 %)")
+        v, den, spread = ratio("userinfo", ceil)
+        if v is not None:
+            add(v >= 0.7, f"{b}: userinfo {g('userinfo'):,.0f} req/s = {100 * v:.1f} % of the "
+                f"HTTP ceiling {den:,.0f}{spread} (target >= 70 %)")
         rss = g("rss256", "peak_rss_mib")
         if rss is not None:
             add(rss <= RSS_LIMIT_MIB, f"{b}: peak RSS at 256 connections {rss:.1f} MiB "
@@ -1325,6 +1449,8 @@ class Ctx:
         self.problems = []
         self.results = {}
         self.signing = None
+        self.rounds = 1 if args.quick else args.rounds
+        self.signing_rounds = []
         self.server = None
         self.binary = self.openloop = self.wrk = self.psql = None
 
@@ -1399,6 +1525,10 @@ def main():
     ap.add_argument("--sweep-tokens", type=int, help="expired tokens for `sweeper` (default 1M, quick 20k)")
     ap.add_argument("--sweep-secs", type=int,
                     help="longest wait for the sweeper, in seconds (default 30, quick 15)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="rounds of the closed-loop scenarios (ceiling, exchange, signing, openid "
+                    "exchange, userinfo, refresh, flow), each ratio divided by the ceiling of "
+                    "its own round; the median round is reported (default 1; quick: 1)")
     ap.add_argument("--max-in-flight", type=int, help="the server's max_in_flight (default: its own, 1024)")
     ap.add_argument("--openloop-conns", type=int, default=4096,
                     help="connections of the open-loop generator, opened before it starts: also "
@@ -1407,6 +1537,8 @@ def main():
     args = ap.parse_args()
     if args.conns < 2:
         ap.error("--conns must be at least 2")
+    if not 1 <= args.rounds <= 50:
+        ap.error("--rounds must be from 1 to 50")
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)  # even where started with SIGINT ignored
     ctx = Ctx(args)
@@ -1442,10 +1574,13 @@ def main():
         ctx.machine["fsync"] = fsync_probe(ROOT / "target", 1.0 if ctx.quick else 5.0)
         log(f"binary {ctx.binary}; {ctx.secs} s per scenario, {ctx.conns} connections, "
             f"backends {', '.join(ctx.backends)}{' (quick)' if ctx.quick else ''}")
-        if "signing" not in ctx.skip:
+        if "signing" not in ctx.skip and ctx.rounds == 1:
             ctx.signing = signing_ceiling(ctx)
         for b in ctx.backends:
             ctx.results[b] = run_backend(ctx, b)
+        if ctx.signing_rounds:  # the table's row: the median of the rounds' measurements
+            ranked = sorted(ctx.signing_rounds, key=lambda r: r["rps"])
+            ctx.signing = dict(ranked[(len(ranked) - 1) // 2], rounds=[r["rps"] for r in ranked])
     except Abort as e:
         ctx.problem(str(e))
     except KeyboardInterrupt:
@@ -1463,15 +1598,22 @@ def main():
     tgt_lines = [f"{'PASS' if ok else 'MISS'}  {text}" for ok, text in tgt if ok is not None]
     md = [f"# tcauth benchmark {ctx.machine['date']}", "",
           f"{ctx.machine['nproc']} cores, commit {ctx.machine.get('commit')}, "
-          f"wrk -t2 -c{ctx.conns} -d{ctx.secs}s{' (quick)' if ctx.quick else ''}, run took {elapsed:.0f} s, "
+          f"wrk -t2 -c{ctx.conns} -d{ctx.secs}s{' (quick)' if ctx.quick else ''}"
+          f"{f', {ctx.rounds} rounds (median round shown, ratio range in brackets)' if ctx.rounds > 1 else ''}"
+          f", run took {elapsed:.0f} s, "
           f"load average {ctx.machine.get('loadavg_at_start', ['?'])[0]} at the start "
           f"(anything else running skews the figures)", "", fsync_line(ctx.machine.get("fsync")), "",
-          tbl, "", "Targets (ratios within this run):", ""] + [f"- {l}" for l in tgt_lines]
+          tbl, ""]
+    rtbl = rounds_table(ctx)
+    if rtbl:
+        md += ["Every round (ratios of the ceiling measured in the same round):", "", rtbl, ""]
+    md += ["Targets (ratios within this run):", ""] + [f"- {l}" for l in tgt_lines]
     if ctx.problems:
         md += ["", "Problems:", ""] + [f"- {p}" for p in ctx.problems]
     out.mkdir(parents=True, exist_ok=True)
     doc = {
         "machine": ctx.machine, "quick": ctx.quick, "secs": ctx.secs, "connections": ctx.conns,
+        "rounds": ctx.rounds,
         "elapsed_s": round(elapsed, 1), "signing_ceiling": ctx.signing,
         "growth_tokens": ctx.growth_tokens, "sweep_tokens": ctx.sweep_tokens,
         "server_config": {"code_ttl": 600, "rate_limit": "lifted", **ctx.server_config},
