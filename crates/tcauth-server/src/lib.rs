@@ -105,6 +105,7 @@ pub async fn build(settings: Settings, store: Arc<dyn Store>) -> Result<App, Ser
         limiter,
         metrics,
         otp,
+        store_log: state::Throttle::default(),
     });
     reload(&app).await;
     Ok(app)

@@ -35,6 +35,8 @@ pub struct Metrics {
     pub id_tokens: AtomicU64,
     pub rate_limited: AtomicU64,
     pub shed: AtomicU64,
+    /// Store calls that failed or timed out (the log shows at most one a second).
+    pub store_failures: AtomicU64,
     /// Redis calls that failed, timed out or found no connection (shared with
     /// [`crate::shared::Shared`]).
     pub redis_failures: Arc<AtomicU64>,
@@ -128,6 +130,16 @@ impl Metrics {
         );
         s.push_str("# TYPE tcauth_shed_total counter\n");
         let _ = writeln!(s, "tcauth_shed_total {}", self.shed.load(Relaxed));
+        s.push_str(
+            "# HELP tcauth_store_failures_total Store calls that failed or timed out (logged at \
+             most once a second).\n",
+        );
+        s.push_str("# TYPE tcauth_store_failures_total counter\n");
+        let _ = writeln!(
+            s,
+            "tcauth_store_failures_total {}",
+            self.store_failures.load(Relaxed)
+        );
         s.push_str(
             "# HELP tcauth_redis_failures_total Redis calls that failed or timed out: rate \
              limits fell back to this process, one-time-code sends were refused.\n",

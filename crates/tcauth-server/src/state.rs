@@ -8,6 +8,7 @@ use crate::settings::Settings;
 use crate::signer::SignerPool;
 use serde_json::Value;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use tcauth_store::{Store, StoreError};
 
@@ -23,6 +24,38 @@ pub struct AppState {
     pub otp: OtpService,
     /// Discovery document, built once.
     pub discovery: Value,
+    /// Throttles the warnings of failed store calls.
+    pub store_log: Throttle,
+}
+
+/// At most one log line a second for a failure that recurs: in an outage, or when the
+/// PostgreSQL pool has no connection to spare, every request fails the same way, and a line
+/// for each (tens of thousands a second) would add to the load and bury every other line.
+/// The next line says how many were left out.
+#[derive(Default)]
+pub struct Throttle {
+    /// When the next line may be written, in ms since the epoch.
+    next_ms: AtomicU64,
+    left_out: AtomicU64,
+}
+
+impl Throttle {
+    const EVERY_MS: u64 = 1000;
+
+    /// `Some(lines left out since the last)` when this occurrence is to be logged at `now_ms`.
+    pub fn allow(&self, now_ms: u64) -> Option<u64> {
+        let next = self.next_ms.load(Relaxed);
+        if now_ms >= next
+            && self
+                .next_ms
+                .compare_exchange(next, now_ms + Self::EVERY_MS, Relaxed, Relaxed)
+                .is_ok()
+        {
+            return Some(self.left_out.swap(0, Relaxed));
+        }
+        self.left_out.fetch_add(1, Relaxed);
+        None
+    }
 }
 
 pub type App = Arc<AppState>;
@@ -60,17 +93,45 @@ impl AppState {
             Ok(r) => r.map_err(|e| {
                 let e = DbError::from(e);
                 if !matches!(e, DbError::Conflict(_)) {
-                    tracing::warn!(error = %e, "store call failed");
+                    Metrics::inc(&self.metrics.store_failures);
+                    if let Some(left_out) = self.store_log.allow(crate::now_ms()) {
+                        tracing::warn!(error = %e, left_out, "store call failed");
+                    }
                 }
                 e
             }),
             Err(_) => {
-                tracing::warn!(
-                    timeout_ms = self.settings.store_timeout.as_millis() as u64,
-                    "store call timed out"
-                );
+                Metrics::inc(&self.metrics.store_failures);
+                if let Some(left_out) = self.store_log.allow(crate::now_ms()) {
+                    tracing::warn!(
+                        timeout_ms = self.settings.store_timeout.as_millis() as u64,
+                        left_out,
+                        "store call timed out"
+                    );
+                }
                 Err(DbError::Unavailable("timed out".into()))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Throttle;
+
+    #[test]
+    fn throttle_lets_one_line_a_second_through_and_counts_the_rest() {
+        let t = Throttle::default();
+        assert_eq!(t.allow(10_000), Some(0), "the first is logged");
+        assert_eq!(t.allow(10_001), None);
+        assert_eq!(t.allow(10_999), None);
+        assert_eq!(
+            t.allow(11_000),
+            Some(2),
+            "a second later, with the two left out"
+        );
+        assert_eq!(t.allow(11_500), None);
+        assert_eq!(t.allow(20_000), Some(1));
+        assert_eq!(t.allow(20_000), None, "the same instant again");
     }
 }

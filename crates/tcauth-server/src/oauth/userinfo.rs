@@ -32,8 +32,11 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 fn db_error(e: DbError) -> ApiError {
-    // The contract answers 500 for any store failure here.
-    tracing::error!(error = %e, "userinfo: store failure");
+    // The contract answers 500 for any store failure here. An outage or a timeout was logged
+    // (at most once a second) by `AppState::db`.
+    if !matches!(e, DbError::Unavailable(_)) {
+        tracing::error!(error = %e, "userinfo: store failure");
+    }
     ApiError::server_error()
 }
 

@@ -509,6 +509,10 @@ async fn row4_store_unavailable_or_slow_then_recovers() {
 
     fault.pass();
     s.exchange_ok(&client, &c2).await;
+
+    // Each failed call is counted (the log shows at most one a second: `Throttle`).
+    let m = s.metrics().await;
+    assert_eq!(metric(&m, "tcauth_store_failures_total"), Some(2.0), "{m}");
 }
 
 #[tokio::test]
