@@ -1449,7 +1449,7 @@ class Ctx:
         self.problems = []
         self.results = {}
         self.signing = None
-        self.rounds = 1 if args.quick else args.rounds
+        self.rounds = args.rounds if args.rounds else (1 if args.quick else 3)
         self.signing_rounds = []
         self.server = None
         self.binary = self.openloop = self.wrk = self.psql = None
@@ -1525,10 +1525,10 @@ def main():
     ap.add_argument("--sweep-tokens", type=int, help="expired tokens for `sweeper` (default 1M, quick 20k)")
     ap.add_argument("--sweep-secs", type=int,
                     help="longest wait for the sweeper, in seconds (default 30, quick 15)")
-    ap.add_argument("--rounds", type=int, default=1,
+    ap.add_argument("--rounds", type=int,
                     help="rounds of the closed-loop scenarios (ceiling, exchange, signing, openid "
                     "exchange, userinfo, refresh, flow), each ratio divided by the ceiling of "
-                    "its own round; the median round is reported (default 1; quick: 1)")
+                    "its own round; the median round is reported (default 3, quick 1)")
     ap.add_argument("--max-in-flight", type=int, help="the server's max_in_flight (default: its own, 1024)")
     ap.add_argument("--openloop-conns", type=int, default=4096,
                     help="connections of the open-loop generator, opened before it starts: also "
@@ -1537,7 +1537,7 @@ def main():
     args = ap.parse_args()
     if args.conns < 2:
         ap.error("--conns must be at least 2")
-    if not 1 <= args.rounds <= 50:
+    if args.rounds is not None and not 1 <= args.rounds <= 50:
         ap.error("--rounds must be from 1 to 50")
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)  # even where started with SIGINT ignored
