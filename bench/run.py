@@ -34,9 +34,9 @@ measured in a faster or slower minute than the scenario.
 Outputs (in --out, default target/bench/): results.json, results.md (the table, also printed on
 stdout) and chart.svg. Progress goes to stderr.
 
---quick is the smoke test CI runs: ~2 s per scenario, 100k seeded tokens, a short overload. It
-fails (exit 1) when a scenario answers an unexpected status, produces no requests, the server
-dies, or an output file is missing, and never on timing. A full run fails on the same errors;
+--quick is the smoke test CI runs: ~2 s per scenario, 2 rounds, 100k seeded tokens, a short
+overload. It fails (exit 1) when a scenario answers an unexpected status, produces no
+requests, the server dies, or an output file is missing, and never on timing. A full run fails on the same errors;
 its PASS/MISS lines are informational. Nothing here asserts on speed.
 
 PostgreSQL: postgres://postgres@127.0.0.1:5432/tcauth_bench, or TCAUTH_BENCH_DATABASE_URL (the
@@ -1449,7 +1449,7 @@ class Ctx:
         self.problems = []
         self.results = {}
         self.signing = None
-        self.rounds = args.rounds if args.rounds else (1 if args.quick else 3)
+        self.rounds = args.rounds if args.rounds else (2 if args.quick else 3)
         self.signing_rounds = []
         self.server = None
         self.binary = self.openloop = self.wrk = self.psql = None
@@ -1528,7 +1528,7 @@ def main():
     ap.add_argument("--rounds", type=int,
                     help="rounds of the closed-loop scenarios (ceiling, exchange, signing, openid "
                     "exchange, userinfo, refresh, flow), each ratio divided by the ceiling of "
-                    "its own round; the median round is reported (default 3, quick 1)")
+                    "its own round; the median round is reported (default 3, quick 2)")
     ap.add_argument("--max-in-flight", type=int, help="the server's max_in_flight (default: its own, 1024)")
     ap.add_argument("--openloop-conns", type=int, default=4096,
                     help="connections of the open-loop generator, opened before it starts: also "
