@@ -93,16 +93,14 @@ impl AppState {
             Ok(r) => r.map_err(|e| {
                 let e = DbError::from(e);
                 if !matches!(e, DbError::Conflict(_)) {
-                    Metrics::inc(&self.metrics.store_failures);
-                    if let Some(left_out) = self.store_log.allow(crate::now_ms()) {
+                    if let Some(left_out) = self.store_failed() {
                         tracing::warn!(error = %e, left_out, "store call failed");
                     }
                 }
                 e
             }),
             Err(_) => {
-                Metrics::inc(&self.metrics.store_failures);
-                if let Some(left_out) = self.store_log.allow(crate::now_ms()) {
+                if let Some(left_out) = self.store_failed() {
                     tracing::warn!(
                         timeout_ms = self.settings.store_timeout.as_millis() as u64,
                         left_out,
@@ -112,6 +110,12 @@ impl AppState {
                 Err(DbError::Unavailable("timed out".into()))
             }
         }
+    }
+
+    /// Counts a failed store call; `Some(lines left out)` when it is to be logged.
+    fn store_failed(&self) -> Option<u64> {
+        Metrics::inc(&self.metrics.store_failures);
+        self.store_log.allow(crate::now_ms())
     }
 }
 
