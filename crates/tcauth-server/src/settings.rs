@@ -44,6 +44,12 @@ pub struct OtpSendLimits {
     pub per_ip: SendWindow,
     /// Per country of the number. Default 200 per hour.
     pub per_country: SendWindow,
+    /// Per client (the app asking): one client cannot use up a country's sends for the
+    /// others. Default 100 per hour.
+    pub per_client: SendWindow,
+    /// Wrong codes per number, across resends (checklist O6): past this, the number takes no
+    /// code and no check until its oldest failure leaves the window. Default 10 per 24 hours.
+    pub wrong_codes_per_number: SendWindow,
 }
 
 impl Default for OtpSendLimits {
@@ -57,6 +63,8 @@ impl Default for OtpSendLimits {
             per_number: w(5, 600),
             per_ip: w(10, 3600),
             per_country: w(200, 3600),
+            per_client: w(100, 3600),
+            wrong_codes_per_number: w(10, 24 * 3600),
         }
     }
 }
@@ -240,6 +248,8 @@ impl Settings {
             ("otp_sends_per_number", l.per_number),
             ("otp_sends_per_ip", l.per_ip),
             ("otp_sends_per_country", l.per_country),
+            ("otp_sends_per_client", l.per_client),
+            ("otp_wrong_codes_per_number", l.wrong_codes_per_number),
         ] {
             if w.max == 0 || w.period < Duration::from_secs(1) || w.period > DAY {
                 return Err(format!(

@@ -49,6 +49,8 @@ pub struct FileConfig {
     pub otp_sends_per_number: Option<u32>,
     pub otp_sends_per_ip: Option<u32>,
     pub otp_sends_per_country: Option<u32>,
+    pub otp_sends_per_client: Option<u32>,
+    pub otp_wrong_codes_per_number: Option<u32>,
     pub default_country: Option<String>,
 }
 
@@ -213,6 +215,11 @@ pub fn settings(
         (file.otp_sends_per_number, &mut l.per_number),
         (file.otp_sends_per_ip, &mut l.per_ip),
         (file.otp_sends_per_country, &mut l.per_country),
+        (file.otp_sends_per_client, &mut l.per_client),
+        (
+            file.otp_wrong_codes_per_number,
+            &mut l.wrong_codes_per_number,
+        ),
     ] {
         if let Some(v) = v {
             w.max = v;
@@ -319,11 +326,16 @@ reload_interval = 10
 otp_ttl = 300
 # Wait between two codes to one number (0: none).
 otp_resend_cooldown = 30
-# Codes sent at most per number per 10 minutes, per caller IP (IPv6: per /64) per hour, and
-# per country of the number per hour.
+# Codes sent at most per number per 10 minutes, per caller IP (IPv6: per /64) per hour, per
+# country of the number per hour, and per client (app) per hour. A send is counted only once
+# every other check has passed (a bogus client or a bad number uses up nothing).
 otp_sends_per_number = 5
 otp_sends_per_ip = 10
 otp_sends_per_country = 200
+otp_sends_per_client = 100
+# Wrong codes per number per 24 hours, across resends; past that the number takes no code
+# and no check until the oldest failure is a day old.
+otp_wrong_codes_per_number = 10
 
 # Country preselected on the sign-in page's phone-number form (ISO 3166 alpha-2).
 default_country = "IN"

@@ -64,6 +64,19 @@ pub async fn admit(
     enter(app)
 }
 
+/// Row 8's client lookup found nothing: the request is charged to the caller's IP bucket as
+/// well, so that a caller cannot escape the per-IP limit by sending a fresh unknown client_id
+/// each time (each would otherwise have a full bucket of its own). Over the limit: row 3's 429.
+pub async fn charge_unknown_client(app: &AppState, ip: IpAddr) -> Result<(), ApiError> {
+    match app.limiter.check(None, ip).await {
+        Decision::Deny { retry_after } => {
+            Metrics::inc(&app.metrics.rate_limited);
+            Err(ApiError::too_many_requests(retry_after))
+        }
+        Decision::Allow => Ok(()),
+    }
+}
+
 /// A place among the requests in flight, or 503.
 pub fn enter(app: &AppState) -> Result<OwnedSemaphorePermit, ApiError> {
     app.limiter.try_enter().ok_or_else(|| {

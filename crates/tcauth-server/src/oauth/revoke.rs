@@ -1,7 +1,7 @@
 //! `POST /v1/revoke` (RFC 7009; CONTRACT.md §3). Answers 200 `{}` whether or not the token
 //! existed; a token of another client is left alone.
 
-use super::{admit, read_form};
+use super::{admit, charge_unknown_client, read_form};
 use crate::error::{json_response, ApiError};
 use crate::state::{App, DbError};
 use axum::body::Body;
@@ -53,6 +53,7 @@ async fn run(
         .map_err(db_error)?
         .is_none()
     {
+        charge_unknown_client(app, peer.ip()).await?;
         return Err(ApiError::invalid_client());
     }
     let hash = TokenHash::of(token);

@@ -1,7 +1,7 @@
 //! `POST /v1/token` (CONTRACT.md §1). The table's rows are checked in order: 1–2 in
 //! [`read_form`](super::read_form), 3–4 in [`admit`](super::admit), 5–9 here, 10–13 in the grant.
 
-use super::{admit, read_form};
+use super::{admit, charge_unknown_client, read_form};
 use crate::error::{json_response, no_store, ApiError};
 use crate::grants::{authorization_code, refresh_token};
 use crate::state::App;
@@ -69,6 +69,9 @@ async fn run(
                 .db(app.store.get_client_and_code(client_id, &hash))
                 .await
                 .map_err(TokenError::from)?;
+            if client.is_none() {
+                charge_unknown_client(app, peer.ip()).await?;
+            }
             let client = known_client(client, grant)?;
             authorization_code::exchange(
                 app,
@@ -89,6 +92,9 @@ async fn run(
                 .db(app.store.get_client_and_refresh_token(client_id, &hash))
                 .await
                 .map_err(TokenError::from)?;
+            if client.is_none() {
+                charge_unknown_client(app, peer.ip()).await?;
+            }
             let client = known_client(client, grant)?;
             refresh_token::exchange(
                 app,

@@ -2,19 +2,23 @@
 //! (the verification API, the sign-in pages) uses to send a code and to check one.
 //!
 //! A front end does, in this order:
-//! 1. parse the number ([`tcauth_core::otp::parse_sms_number`]) — a bad number is the only
-//!    answer given before the limits;
-//! 2. [`OtpService::admit`] — the send limits, before any lookup, so a 429 tells nothing;
-//! 3. its own checks (the client, the session), then [`OtpService::start`] with a binding (the
-//!    client_id, or [`tcauth_core::otp::session_binding`] of the browser session), which
-//!    stores the challenge and sends the code; it returns the challenge id to keep;
-//! 4. [`OtpService::check`] with that id, the same binding and the code typed in.
+//! 1. parse the number ([`tcauth_core::otp::parse_sms_number`]);
+//! 2. its own checks (the client, the session);
+//! 3. [`OtpService::start`] with the client_id and a binding (the client_id, or
+//!    [`tcauth_core::otp::session_binding`] of the browser session): the send limits are
+//!    charged only now, once everything else has passed (a request that would send nothing
+//!    uses up no limit that others share); then the challenge is stored and the code sent. It
+//!    returns the challenge id to keep. A send whose challenge could not be stored is refunded;
+//!    one the gateway failed stays counted (the gateway may have delivered it);
+//! 4. [`OtpService::check`] with that id, the same binding and the code typed in. Wrong codes
+//!    count against the number across resends (`wrong_codes_per_number`): past that cap the
+//!    number takes no check and no new code until its oldest failure leaves the window.
 
 pub mod limits;
 pub mod log;
 pub mod webhook;
 
-pub use limits::{Refused, SendLimiter, SendLimits};
+pub use limits::{Refused, SendLimiter, SendLimits, Ticket};
 pub use log::LogSender;
 pub use webhook::WebhookSender;
 
@@ -27,7 +31,7 @@ use std::sync::Arc;
 use tcauth_core::model::{OtpChallenge, OtpPurpose};
 use tcauth_core::otp;
 use tcauth_core::phone::Phone;
-use tcauth_core::secret::new_id;
+use tcauth_core::secret::{ct_eq, new_id};
 use tcauth_store::OtpCheck;
 
 /// One code to deliver.
@@ -80,7 +84,12 @@ pub struct Started {
 
 #[derive(Debug)]
 pub enum StartError {
-    /// The store failed or timed out; nothing was sent.
+    /// Over a send limit (cooldown, per number, per IP, per country, per client) or the
+    /// number is locked by wrong codes: nothing was counted; try again in `retry_after` s.
+    Limited { retry_after: u64 },
+    /// The shared send limits (Redis) did not answer: no code is sent without them.
+    LimitsUnavailable,
+    /// The store failed or timed out; nothing was sent (and the send was refunded).
     Store(DbError),
     /// The sender failed; the challenge was withdrawn. A new code may be asked for in
     /// `retry_after` seconds (the number's cooldown, which this attempt started).
@@ -146,22 +155,27 @@ impl OtpService {
         self.ttl_secs
     }
 
-    /// The send limits for a code to `phone` asked for from `ip`: refused when over one (with
-    /// the whole seconds ≥ 1 to wait), or when the shared limits do not answer. Counts the send
-    /// when admitted.
-    pub async fn admit(&self, phone: &Phone, ip: IpAddr) -> Result<(), Refused> {
-        self.limits.admit(phone, ip).await
-    }
-
-    /// Stores a new challenge for `phone`, bound to `binding`, then sends its code. The
-    /// challenge is durable before the code leaves; if sending fails it is withdrawn.
+    /// Charges the send limits for a code to `phone` for `client_id`, asked for from `ip`;
+    /// then stores a new challenge bound to `binding` and sends its code. Call it last, once
+    /// every other check has passed. The challenge is durable before the code leaves; if
+    /// storing fails the send is refunded, if sending fails the challenge is withdrawn.
     pub async fn start(
         &self,
         app: &AppState,
         purpose: OtpPurpose,
         phone: &Phone,
+        ip: IpAddr,
+        client_id: &str,
         binding: &str,
     ) -> Result<Started, StartError> {
+        let ticket = match self.limits.admit(phone, ip, client_id).await {
+            Ok(t) => t,
+            Err(Refused::Limited { retry_after }) => {
+                return Err(StartError::Limited { retry_after })
+            }
+            // The shared send limits did not answer: fail closed (checklist O10).
+            Err(Refused::Unavailable) => return Err(StartError::LimitsUnavailable),
+        };
         let now = crate::now();
         let id = new_id();
         let code = otp::generate();
@@ -177,9 +191,11 @@ impl OtpService {
             expires_at: now.saturating_add(self.ttl_secs as i64),
             consumed_at: None,
         };
-        app.db(app.store.insert_otp(&challenge))
-            .await
-            .map_err(StartError::Store)?;
+        if let Err(e) = app.db(app.store.insert_otp(&challenge)).await {
+            // Nothing left this server: the send is handed back.
+            self.limits.refund(&ticket).await;
+            return Err(StartError::Store(e));
+        }
         let msg = OtpMessage {
             phone_e164: phone.e164.clone(),
             code,
@@ -218,10 +234,17 @@ impl OtpService {
         let Some(challenge) = app.db(app.store.get_otp(id)).await? else {
             return Ok(Checked::Expired);
         };
-        if challenge.purpose != purpose {
+        // Another caller's challenge is just unknown to this one (the store checks it again,
+        // atomically): it spends no attempt and learns nothing, not even of a lock.
+        if challenge.purpose != purpose || !ct_eq(challenge.binding.as_bytes(), binding.as_bytes())
+        {
             return Ok(Checked::Expired);
         }
-        let mac = otp::mac(&self.key, id, &challenge.phone_e164, code);
+        let e164 = &challenge.phone_e164;
+        if let Some(retry_after) = self.limits.locked_for(e164).await {
+            return Ok(Checked::Locked { retry_after });
+        }
+        let mac = otp::mac(&self.key, id, e164, code);
         let now = crate::now();
         Ok(
             match app.db(app.store.check_otp(id, binding, &mac, now)).await? {
@@ -229,9 +252,14 @@ impl OtpService {
                     consumed_at: Some(now),
                     ..challenge
                 }),
-                OtpCheck::Wrong { attempts_left } => Checked::Wrong { attempts_left },
+                OtpCheck::Wrong { attempts_left } => {
+                    let today = self.limits.record_wrong(e164).await;
+                    Checked::Wrong {
+                        attempts_left: attempts_left.min(today.min(u8::MAX as u32) as u8),
+                    }
+                }
                 OtpCheck::Locked => Checked::Locked {
-                    retry_after: self.limits.next_send_in(&challenge.phone_e164).await,
+                    retry_after: self.limits.next_send_in(e164).await,
                 },
                 OtpCheck::Expired => Checked::Expired,
             },

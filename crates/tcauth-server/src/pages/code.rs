@@ -170,7 +170,10 @@ pub async fn resend(
     }
     let number = Phone { e164, country };
     let codes = codes::for_app(&app);
-    match codes.send(&number, &ctx.ix.otp_binding(), peer.ip()).await {
+    match codes
+        .send(&number, &ctx.ix.client_id, &ctx.ix.otp_binding(), peer.ip())
+        .await
+    {
         Ok(sent) => {
             if let Some(old) = ctx.ix.challenge.take() {
                 codes.withdraw(&old).await;

@@ -19,8 +19,8 @@ pub struct Sent {
 /// Why no code was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendFailure {
-    /// A send limit (cooldown, per number, per IP, per country): try again after this many
-    /// seconds.
+    /// A send limit (cooldown, per number, per IP, per country, per client), or the number is
+    /// locked by wrong codes: try again after this many seconds.
     Limited { retry_after: u64 },
     /// The gateway, the store or the shared send limits (Redis) failed.
     Failed,
@@ -44,9 +44,16 @@ pub enum Checked {
 
 #[async_trait]
 pub trait LoginCodes: Send + Sync {
-    /// Sends a code to `phone`, bound to `binding` (the session). Limits are checked before
-    /// anything else, and the answer does not depend on whether the number has an account.
-    async fn send(&self, phone: &Phone, binding: &str, ip: IpAddr) -> Result<Sent, SendFailure>;
+    /// Sends a code to `phone` for the app `client_id`, bound to `binding` (the session). The
+    /// send limits are charged last; the answer does not depend on whether the number has an
+    /// account.
+    async fn send(
+        &self,
+        phone: &Phone,
+        client_id: &str,
+        binding: &str,
+        ip: IpAddr,
+    ) -> Result<Sent, SendFailure>;
 
     /// Checks `code` against the challenge, which must have been sent to `phone_e164` for
     /// `binding`.
@@ -71,21 +78,25 @@ struct Service<'a>(&'a AppState);
 
 #[async_trait]
 impl LoginCodes for Service<'_> {
-    async fn send(&self, phone: &Phone, binding: &str, ip: IpAddr) -> Result<Sent, SendFailure> {
+    async fn send(
+        &self,
+        phone: &Phone,
+        client_id: &str,
+        binding: &str,
+        ip: IpAddr,
+    ) -> Result<Sent, SendFailure> {
         let (app, otp) = (self.0, &self.0.otp);
-        match otp.admit(phone, ip).await {
-            Ok(()) => {}
-            Err(crate::otp::Refused::Limited { retry_after }) => {
-                return Err(SendFailure::Limited { retry_after })
-            }
-            // The shared send limits did not answer: no code without them.
-            Err(crate::otp::Refused::Unavailable) => return Err(SendFailure::Failed),
-        }
-        match otp.start(app, OtpPurpose::Login, phone, binding).await {
+        match otp
+            .start(app, OtpPurpose::Login, phone, ip, client_id, binding)
+            .await
+        {
             Ok(started) => Ok(Sent {
                 challenge_id: started.id,
                 resend_after: otp.limits.next_send_in(&phone.e164).await,
             }),
+            Err(StartError::Limited { retry_after }) => Err(SendFailure::Limited { retry_after }),
+            // The shared send limits did not answer: no code without them.
+            Err(StartError::LimitsUnavailable) => Err(SendFailure::Failed),
             Err(StartError::Send { .. }) => Err(SendFailure::Failed),
             Err(StartError::Store(e)) => {
                 tracing::warn!(error = %e, "sign-in: could not store a one-time code");

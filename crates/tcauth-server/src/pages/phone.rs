@@ -113,7 +113,10 @@ pub async fn submit(
         }
     };
     let codes = codes::for_app(&app);
-    match codes.send(&number, &ctx.ix.otp_binding(), peer.ip()).await {
+    match codes
+        .send(&number, &ctx.ix.client_id, &ctx.ix.otp_binding(), peer.ip())
+        .await
+    {
         Ok(sent) => {
             if let Some(old) = ctx.ix.challenge.take() {
                 codes.withdraw(&old).await;

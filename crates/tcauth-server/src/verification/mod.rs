@@ -13,16 +13,16 @@
 //! | body not a JSON object | 400 | `Invalid request body.` |
 //! | `clientId` header missing or not a registered client | 404 | `Invalid partner credentials.` |
 //! | request: number missing, unparseable, invalid, or not one that takes SMS | 400 | `Invalid phone number.` |
-//! | request: a send limit (cooldown, per number, per IP, per country) | 429 + `Retry-After` | `Too many requests. Try again later.` |
+//! | request: a send limit (cooldown, per number, per IP, per country, per client), or the number locked by wrong codes | 429 + `Retry-After` | `Too many requests. Try again later.` |
 //! | request: the shared send limits (Redis) did not answer — fail closed | 503 + `Retry-After` | `Service unavailable. Try again.` |
 //! | request: the SMS gateway failed | 503 + `Retry-After` | `Could not send the OTP. Try again.` |
 //! | verify: unknown, expired, used or another client's `verificationId`, or no `otp` | 400 | `Invalid OTP.` |
 //! | verify: wrong code | 400 | `Invalid OTP.` and `attemptsLeft` |
-//! | verify: no attempts left | 429 + `Retry-After` | `Too many attempts. Request a new OTP.` |
+//! | verify: no attempts left, or the number's wrong codes over `otp_wrong_codes_per_number` | 429 + `Retry-After` | `Too many attempts. Request a new OTP.` |
 //! | a bug | 500 | `Internal error.` |
 //!
-//! Order in every endpoint: rate limit, body, then (request) the number and the send limits
-//! before any lookup, then the client, then the rest.
+//! Order in every endpoint: rate limit, body, then (request) the number, then the client, and
+//! the send limits last: they are charged only for a request that will send a code.
 
 pub mod detail;
 pub mod request;

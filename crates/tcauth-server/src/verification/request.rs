@@ -1,14 +1,16 @@
 //! `POST /v1/otp/client/verification/request`: sends a code to a number.
 //!
 //! The number is parsed and normalised to E.164 (so `+91 98765 43210`, `00919876543210` and
-//! `9876543210` with `IN` are one number), then the send limits are checked and counted, before
-//! anything is looked up. Nothing here depends on whether the number has an account.
+//! `9876543210` with `IN` are one number), then the client is checked, and only then are the
+//! send limits charged (issue 15: a flood with a bogus `clientId` used to spend a country's
+//! limit and the number's cooldown for everyone). Nothing here depends on whether the number
+//! has an account.
 
 use super::{
     admit, db_error, error, json_object, partner, respond, too_many_requests, unavailable,
 };
 use crate::error::{json_response, ApiError};
-use crate::otp::{Refused, StartError};
+use crate::otp::StartError;
 use crate::state::App;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
@@ -67,16 +69,11 @@ async fn run(
     let _permit = admit(app, peer.ip()).await?;
     let obj = json_object(headers, body).await?;
     let phone = phone_of(&obj)?;
-    match app.otp.admit(&phone, peer.ip()).await {
-        Ok(()) => {}
-        Err(Refused::Limited { retry_after }) => return Err(too_many_requests(retry_after)),
-        // The shared send limits did not answer: fail closed (checklist O10).
-        Err(Refused::Unavailable) => return Err(unavailable()),
-    }
     let client = partner(app, headers).await?;
+    let id = &client.client_id;
     match app
         .otp
-        .start(app, OtpPurpose::Verification, &phone, &client.client_id)
+        .start(app, OtpPurpose::Verification, &phone, peer.ip(), id, id)
         .await
     {
         Ok(started) => {
@@ -98,6 +95,9 @@ async fn run(
                 },
             ))
         }
+        Err(StartError::Limited { retry_after }) => Err(too_many_requests(retry_after)),
+        // The shared send limits did not answer: fail closed (checklist O10).
+        Err(StartError::LimitsUnavailable) => Err(unavailable()),
         Err(StartError::Store(e)) => Err(db_error(e)),
         Err(StartError::Send { retry_after }) => Err(send_failed(retry_after)),
     }

@@ -398,7 +398,18 @@ async fn row3_per_ip_rate_limit_without_client_id() {
     }
     let h = assert_json_error(s.token(&no_client).await, 429, e_too_many()).await;
     assert!(retry_after(&h) >= 1);
-    // Requests that name a client use that client's bucket, not the IP's.
+    // Requests that name a known client use that client's bucket, not the IP's.
+    let client = s.create_client(&["openid"], &["authorization_code"]).await;
+    let r = s
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &client),
+            ("code", "x"),
+            ("code_verifier", "y"),
+        ])
+        .await;
+    assert_json_error(r, 403, e_invalid_code()).await;
+    // An unknown client_id is charged to the IP as well: it is cut off too.
     let r = s
         .token(&[
             ("grant_type", "authorization_code"),
@@ -407,7 +418,63 @@ async fn row3_per_ip_rate_limit_without_client_id() {
             ("code_verifier", "y"),
         ])
         .await;
-    assert_json_error(r, 403, e_invalid_client()).await;
+    assert_json_error(r, 429, e_too_many()).await;
+}
+
+/// Finding 5 of issue 15: 400 requests with random client_ids from one address all got 403,
+/// none 429 (each id had a fresh bucket of its own). An unknown client_id is now charged to
+/// the caller's IP, like a request without one.
+#[tokio::test]
+async fn row3_unknown_client_ids_meet_the_per_ip_limit() {
+    let s = TestServer::start_with(|st| {
+        st.ip_rate_limit = RateLimit {
+            per_second: 1,
+            burst: 5,
+        }
+    })
+    .await;
+    let (mut denied, mut limited) = (0, 0);
+    for _ in 0..40 {
+        let id = tcauth_core::secret::new_id();
+        for grant in [
+            [
+                ("grant_type", "authorization_code"),
+                ("code", "x"),
+                ("code_verifier", "y"),
+            ],
+            [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "x"),
+                ("scope", "openid"),
+            ],
+        ] {
+            let mut form = vec![("client_id", id.as_str())];
+            form.extend(grant);
+            let r = s.token(&form).await;
+            match r.status().as_u16() {
+                403 => {
+                    assert_json_error(r, 403, e_invalid_client()).await;
+                    denied += 1;
+                }
+                _ => {
+                    let h = assert_json_error(r, 429, e_too_many()).await;
+                    assert!(retry_after(&h) >= 1);
+                    limited += 1;
+                }
+            }
+        }
+    }
+    // The burst of 5, and at most a few more refilled while the 80 requests ran.
+    assert!(
+        (5..=15).contains(&denied),
+        "{denied} denied, {limited} limited"
+    );
+    assert_eq!(denied + limited, 80);
+    // Revocation too.
+    let r = s
+        .revoke(&[("client_id", "nobody-at-all"), ("token", "x")])
+        .await;
+    assert_json_error(r, 429, e_too_many()).await;
 }
 
 // --- row 4 ------------------------------------------------------------------------------

@@ -110,12 +110,16 @@ async fn the_send_script_decides_as_the_in_process_limits() {
             per_number: w(3, 600),
             per_ip: w(5, 3600),
             per_country: w(7, 3600),
+            per_client: w(6, 3600),
+            wrong_codes_per_number: w(3, 86_400),
         },
         OtpSendLimits {
             resend_cooldown: Duration::ZERO,
             per_number: w(2, 600),
             per_ip: w(4, 3600),
             per_country: w(5, 900),
+            per_client: w(100, 600),
+            wrong_codes_per_number: w(2, 600),
         },
     ];
     for (round, cfg) in configs.into_iter().enumerate() {
@@ -127,11 +131,36 @@ async fn the_send_script_decides_as_the_in_process_limits() {
             .unwrap();
         let redis = SharedSends::new(sub, cfg, &[7; 32]);
         let (mut admitted, mut refused) = (0, 0);
+        // Three wrong codes to the first number: locked in round 0, and in round 1 after two.
+        let locked = sends()[0].0.e164.clone();
+        for _ in 0..3 {
+            let a = local.record_wrong(&locked);
+            let b = redis.record_wrong(&locked).await.unwrap();
+            assert_eq!(a, b, "wrong codes left");
+        }
+        let (a, b) = (
+            local.locked_for(&locked),
+            redis.locked_for(&locked).await.unwrap(),
+        );
+        assert!(a.is_some() && b.is_some(), "{a:?} vs {b:?}");
+        assert!(a.unwrap().abs_diff(b.unwrap()) <= 1, "{a:?} vs {b:?}");
+        let clients = ["app-a", "app-b"];
         for (i, (phone, ip)) in sends().into_iter().enumerate() {
-            let want = local.admit(&phone, ip);
-            let got = redis.admit(&phone.e164, &phone.country, ip).await.unwrap();
+            let client = clients[i % 2];
+            let want = local.admit(&phone, ip, client);
+            let got = redis
+                .admit(&phone.e164, &phone.country, ip, client)
+                .await
+                .unwrap();
             match (want, got) {
-                (Ok(()), Ok(())) => admitted += 1,
+                (Ok(lt), Ok(rt)) => {
+                    admitted += 1;
+                    // Every third admitted send is refunded (its code could not be stored).
+                    if admitted % 3 == 0 {
+                        local.refund(&lt);
+                        redis.refund(&rt).await.unwrap();
+                    }
+                }
                 // The calls are milliseconds apart: a whole second may round either way.
                 (Err(a), Err(b)) if a.abs_diff(b) <= 1 => refused += 1,
                 other => panic!("round {round}, send {i} ({phone:?}, {ip}): {other:?}"),
@@ -146,7 +175,7 @@ async fn the_send_script_decides_as_the_in_process_limits() {
         // Every key expires; a number's key is its HMAC.
         for k in keys.list().iter().filter(|k| k.starts_with(&prefix)) {
             let ttl = keys.pttl(k);
-            assert!(ttl > 0 && ttl <= 3_600_001, "{k}: PTTL {ttl}");
+            assert!(ttl > 0 && ttl <= 86_400_001, "{k}: PTTL {ttl}");
             assert!(!k.contains("98765"), "{k}");
         }
     }
@@ -175,9 +204,11 @@ async fn an_unreachable_redis_fails_fast_without_waiting() {
     assert!(rate::take(&dead, "rl:c:x", rl).await.is_err());
     let sends = SharedSends::new(dead.clone(), OtpSendLimits::default(), &[7; 32]);
     assert!(sends
-        .admit("+919876500001", "IN", "192.0.2.1".parse().unwrap())
+        .admit("+919876500001", "IN", "192.0.2.1".parse().unwrap(), "app")
         .await
         .is_err());
+    assert!(sends.record_wrong("+919876500001").await.is_err());
+    assert!(sends.locked_for("+919876500001").await.is_err());
     assert!(
         t.elapsed() < Duration::from_millis(50),
         "no waiting while down"

@@ -376,6 +376,54 @@ async fn five_wrong_codes_burn_it() {
     assert!(retry_after(&h) >= 1);
 }
 
+/// Finding 8 of issue 15 (checklist O6): resending gave 5 more guesses each time, 25 per 10
+/// minutes. Wrong codes are now capped per number over 24 hours, across resends: past the cap
+/// the number is locked (no check, no new code) until the oldest failure leaves the window.
+#[tokio::test]
+async fn wrong_codes_are_capped_per_number_across_resends() {
+    let (s, rx) = start(|s| {
+        s.otp_send_limits.resend_cooldown = Duration::ZERO;
+        s.otp_send_limits.wrong_codes_per_number = tcauth_server::settings::SendWindow {
+            max: 7,
+            period: Duration::from_secs(24 * 3600),
+        };
+    })
+    .await;
+    let client = partner(&s).await;
+    let (id, code) = request_ok(&s, &rx, &client, number("9876543210")).await;
+    for left in (0..5).rev() {
+        let body = verify_body(&id, &wrong(&code));
+        assert_error(verify(&s, &client, body).await, 400, e_wrong(left)).await;
+    }
+    // A new code: two guesses left for the number today, whatever the challenge allows.
+    let (id, code) = request_ok(&s, &rx, &client, number("9876543210")).await;
+    let body = verify_body(&id, &wrong(&code));
+    assert_error(verify(&s, &client, body).await, 400, e_wrong(1)).await;
+    let body = verify_body(&id, &wrong(&code));
+    assert_error(verify(&s, &client, body).await, 400, e_wrong(0)).await;
+    // Locked: even the right code, for a day.
+    let h = assert_error(
+        verify(&s, &client, verify_body(&id, &code)).await,
+        429,
+        e_locked(),
+    )
+    .await;
+    let ra = retry_after(&h);
+    assert!((86_000..=86_400).contains(&ra), "Retry-After {ra}");
+    // No new code for that number either; another number is not affected.
+    let h = assert_error(
+        request(&s, &client, number("9876543210")).await,
+        429,
+        e_limited(),
+    )
+    .await;
+    let ra = retry_after(&h);
+    assert!((86_000..=86_400).contains(&ra), "Retry-After {ra}");
+    assert_eq!(rx.count(), 2);
+    let (id, code) = request_ok(&s, &rx, &client, number("9876543211")).await;
+    verify_ok(&s, &client, &id, &code).await;
+}
+
 #[tokio::test]
 async fn expired_codes_and_tokens() {
     let (s, rx) = start(|s| s.otp_ttl = Duration::from_secs(1)).await;

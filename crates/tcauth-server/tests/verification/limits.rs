@@ -1,5 +1,6 @@
 //! Send limits (checklist O7–O12): resend cooldown, per number, per IP, per country, the API's
-//! own IP rate limit; one key per number whatever its spelling; checked before any lookup.
+//! own IP rate limit; one key per number whatever its spelling; charged only for a request that
+//! passed every other check (issue 15, finding 1); the per-client quota.
 
 use super::*;
 use crate::common::*;
@@ -59,38 +60,109 @@ async fn sixth_send_in_ten_minutes_is_refused() {
     request_ok(&s, &rx, &client, number("9876543211")).await;
 }
 
-/// The limits come before any lookup: over a limit, even an unknown client gets the 429 (and
-/// learns nothing), and a refused send does not count against the number.
+/// Finding 1 of issue 15: a flood from many addresses with a bogus `clientId` used up the
+/// country's send limit and put the number on its cooldown. The client is checked first now:
+/// a request that fails any other check is charged to no send limit.
 #[tokio::test]
-async fn limits_come_before_any_lookup() {
-    let (s, rx) = start(|_| {}).await;
+async fn a_bogus_client_flood_charges_no_send_limit() {
+    let (s, rx) = start(|s| {
+        s.otp_send_limits.per_country = SendWindow {
+            max: 5,
+            period: Duration::from_secs(3600),
+        };
+        s.otp_send_limits.per_ip = SendWindow {
+            max: 3,
+            period: Duration::from_secs(3600),
+        };
+    })
+    .await;
     let client = partner(&s).await;
+    for i in 0..20u8 {
+        let from = client_from(Ipv4Addr::new(127, 0, 1, 10 + i));
+        for n in ["9876543210", "9876543211", "9876543212", "9876543213"] {
+            for bogus in [Some("bogus"), None] {
+                let r = post_with(&from, &s, REQUEST, bogus, &number(n)).await;
+                assert_error(r, 404, e_partner()).await;
+            }
+        }
+    }
+    assert_eq!(rx.count(), 0, "nothing was sent");
+    // A real user of a real client: no cooldown, no per-IP or per-country limit used up.
+    for (i, n) in ["9876543210", "9876543211", "9876543212"]
+        .iter()
+        .enumerate()
+    {
+        let from = client_from(Ipv4Addr::new(127, 0, 1, 10 + i as u8));
+        let r = post_with(&from, &s, REQUEST, Some(&client), &number(n)).await;
+        assert_eq!(r.status(), 200, "{n}");
+    }
+    assert_eq!(rx.count(), 3);
+}
+
+/// A bad number is answered before anything else, and charges nothing either.
+#[tokio::test]
+async fn a_refused_request_charges_nothing() {
+    let (s, rx) = start(|s| {
+        s.otp_send_limits.per_ip = SendWindow {
+            max: 1,
+            period: Duration::from_secs(3600),
+        }
+    })
+    .await;
+    let client = partner(&s).await;
+    for _ in 0..5 {
+        assert_error(request(&s, &client, number("12")).await, 400, e_phone()).await;
+        assert_error(
+            request(&s, "bogus", number("9876543210")).await,
+            404,
+            e_partner(),
+        )
+        .await;
+    }
     request_ok(&s, &rx, &client, number("9876543210")).await;
-    assert_error(
-        request(&s, "no-such-client", number("9876543210")).await,
-        429,
-        e_limited(),
-    )
-    .await;
-    assert_error(
-        post_json(&s, REQUEST, None, &number("9876543210")).await,
-        429,
-        e_limited(),
-    )
-    .await;
-    // Under the limits, the unknown client is told so (and that send was counted).
-    assert_error(
-        request(&s, "no-such-client", number("9876543211")).await,
-        404,
-        e_partner(),
-    )
-    .await;
+    // The one send this address may make is spent; now the limit answers, for a known client.
     assert_error(
         request(&s, &client, number("9876543211")).await,
         429,
         e_limited(),
     )
     .await;
+    // An unknown client is still told so (the limits come after the client).
+    assert_error(
+        request(&s, "bogus", number("9876543211")).await,
+        404,
+        e_partner(),
+    )
+    .await;
+}
+
+/// Each client has its own quota of sends, so one compromised client cannot use up a
+/// country's limit for the others.
+#[tokio::test]
+async fn per_client_quota() {
+    let (s, rx) = start(|s| {
+        s.otp_send_limits.resend_cooldown = Duration::ZERO;
+        s.otp_send_limits.per_client = SendWindow {
+            max: 2,
+            period: Duration::from_secs(3600),
+        };
+    })
+    .await;
+    let a = partner(&s).await;
+    let b = partner(&s).await;
+    request_ok(&s, &rx, &a, number("9876543210")).await;
+    request_ok(&s, &rx, &a, number("9876543211")).await;
+    let h = assert_error(
+        request(&s, &a, number("9876543212")).await,
+        429,
+        e_limited(),
+    )
+    .await;
+    let ra = retry_after(&h);
+    assert!((3590..=3600).contains(&ra), "Retry-After {ra}");
+    // The other client, and the same number, are not held up.
+    request_ok(&s, &rx, &b, number("9876543212")).await;
+    assert_eq!(rx.count(), 3);
 }
 
 #[tokio::test]
