@@ -172,3 +172,63 @@ pub fn no_store(mut resp: Response) -> Response {
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     resp
 }
+
+/// Longest text of an axum rejection carried into a JSON description.
+const MAX_REJECTION_TEXT: usize = 200;
+
+/// The one place where answers that axum or a route's fallback made without a JSON body (a
+/// 405 from a method router, a path that does not decode, an extractor's `text/plain`
+/// rejection) become JSON in the contract's style: `{"code":N,"message":"…"}` on the
+/// phone-verification API (`/v1/otp/…`), `{"error":…,"error_description":…}` everywhere
+/// else. Answers that already carry a body of their own type (JSON, the sign-in pages'
+/// HTML) are left alone, and so are their other headers (`Allow`, `Retry-After`).
+pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let verification = req.uri().path().starts_with("/v1/otp/");
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if status.as_u16() < 400 {
+        return resp;
+    }
+    let ct = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    if !matches!(ct.as_deref(), None | Some("text/plain")) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    // An axum rejection's text is short; a longer body is not one of those.
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = crate::form::printable(&String::from_utf8_lossy(&text), MAX_REJECTION_TEXT);
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let body = if verification {
+        json!({"code": status.as_u16(), "message": format!("{reason}.")})
+    } else {
+        let error = match status {
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            s if s.is_server_error() => "server_error",
+            _ => "invalid_request",
+        };
+        let description = match status {
+            StatusCode::METHOD_NOT_ALLOWED => "Method not allowed; see the Allow header".into(),
+            _ if text.is_empty() => reason.to_string(),
+            _ => text,
+        };
+        json!({"error": error, "error_description": description})
+    };
+    let fresh = json_response(status, &body);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, fresh.into_body())
+}

@@ -106,6 +106,8 @@ pub fn router(app: App) -> Router {
         .merge(admin)
         .merge(pages)
         .fallback(not_found)
+        // Every error answer is JSON, whoever made it (a method router's 405, a rejection).
+        .layer(middleware::from_fn(crate::error::json_errors))
         .layer(middleware::from_fn_with_state(app.clone(), observe))
         .with_state(app)
 }

@@ -9,6 +9,8 @@ mod common;
 mod admin;
 #[path = "api/discovery.rs"]
 mod discovery;
+#[path = "api/errors.rs"]
+mod errors;
 #[path = "api/ops.rs"]
 mod ops;
 #[path = "api/refresh.rs"]

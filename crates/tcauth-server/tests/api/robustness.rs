@@ -491,16 +491,20 @@ async fn random_requests_never_break_the_server_or_the_store() {
                         String::from_utf8_lossy(&body)
                     ));
                 }
-                // The token and revocation endpoints always answer JSON errors (T12).
-                let oauth = q.path.starts_with("/v1/token") || q.path.starts_with("/v1/revoke");
-                if oauth && st >= 400 && st != 405 && st != 404 && q.method != "HEAD" {
+                // Every error answer is JSON (T12; issue 15, finding 6), but the sign-in
+                // pages' HTML: `{"error",…}`, or `{"code",…}` on the verification API.
+                let page = q.path.starts_with("/v1/auth") && ct.starts_with("text/html");
+                if st >= 400 && !page && q.method != "HEAD" {
                     let v: Option<Value> = serde_json::from_slice(&body).ok();
+                    let clean = |d: Option<&Value>| {
+                        d.is_none_or(|d| {
+                            d.as_str().is_some_and(|d| !d.contains(['\r', '\n', '\t']))
+                        })
+                    };
                     let ok = ct.starts_with("application/json")
                         && v.as_ref().is_some_and(|v| {
-                            v["error"].is_string()
-                                && v.get("error_description").is_none_or(|d| {
-                                    d.as_str().is_some_and(|d| !d.contains(['\r', '\n', '\t']))
-                                })
+                            (v["error"].is_string() && clean(v.get("error_description")))
+                                || (v["code"].is_u64() && clean(v.get("message")))
                         });
                     if !ok {
                         failures.push(format!(
