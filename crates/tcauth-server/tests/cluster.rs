@@ -136,6 +136,83 @@ async fn the_ip_bucket_is_shared() {
     assert_eq!(keys.list(), vec![format!("{}rl:ip:127.0.0.1", keys.prefix)]);
 }
 
+/// Issue 15, finding 1, with the counters in Redis: a flood from 20 addresses with a bogus
+/// `clientId` on one node sent nothing and used up the country's limit for every node (the
+/// sign-in page answered 429 too). Nothing is charged now before the client is known; a
+/// client's quota is kept in Redis, and another client's sign-in page still sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bogus_client_flood_charges_nothing_and_quotas_are_per_client() {
+    let Some(keys) = Keys::for_test("a_bogus_client_flood_charges_nothing") else {
+        return;
+    };
+    let limits = |s: &mut tcauth_server::Settings| {
+        s.otp_send_limits.resend_cooldown = Duration::ZERO;
+        s.otp_send_limits.per_country = SendWindow {
+            max: 4,
+            period: Duration::from_secs(3600),
+        };
+        s.otp_send_limits.per_client = SendWindow {
+            max: 2,
+            period: Duration::from_secs(3600),
+        };
+        s.ip_rate_limit = unlimited();
+    };
+    let a = keys.node(limits).await;
+    let b = keys.node(limits).await;
+    let phone = unique_phone();
+    for i in 0..20u8 {
+        let from = reqwest::Client::builder()
+            .no_proxy()
+            .local_address(std::net::IpAddr::from([127, 0, 3, 10 + i]))
+            .build()
+            .unwrap();
+        for _ in 0..10 {
+            let r = from
+                .post(a.url("/v1/otp/client/verification/request"))
+                .header("clientId", "bogus")
+                .json(&json!({"phoneNumber": phone, "countryCode": "IN"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 404);
+        }
+    }
+    let otp_keys: Vec<String> = keys
+        .list()
+        .into_iter()
+        .filter(|k| k.contains(":otp:"))
+        .collect();
+    assert!(otp_keys.is_empty(), "charged: {otp_keys:?}");
+    // A real client on the other node (each node has a store of its own): two sends, then
+    // its own quota, kept in Redis.
+    let client = b.create_client(&["openid"], &["authorization_code"]).await;
+    assert_eq!(otp_request(&b, &client, &phone).await.status(), 200);
+    assert_eq!(
+        otp_request(&b, &client, &unique_phone()).await.status(),
+        200
+    );
+    let h = assert_json_error(
+        otp_request(&b, &client, &unique_phone()).await,
+        429,
+        json!({"code": 429, "message": "Too many requests. Try again later."}),
+    )
+    .await;
+    assert!(retry_after(&h) > 3500, "{h:?}");
+    let quota = format!("{}otp:cl:{client}", keys.prefix);
+    assert_eq!(keys.members(&quota).len(), 2, "{:?}", keys.list());
+    // Another app's sign-in page still sends a code to the flooded number.
+    let s = support::Setup::start("https://app.example/cb", |s| {
+        keys.configure(s);
+        limits(s);
+    })
+    .await;
+    let mut agent = support::Agent::new(&s.server);
+    let (path, _) = s.auth_path("openid", "st", None);
+    let page = agent.begin(&path).await;
+    agent.enter_phone(&page, &phone[3..]).await;
+    assert_eq!(s.gateway.calls(), 1);
+}
+
 #[tokio::test]
 async fn a_code_sent_on_one_node_holds_the_cooldown_on_the_others() {
     let Some(keys) = Keys::for_test("a_code_sent_on_one_node_holds_the_cooldown") else {
