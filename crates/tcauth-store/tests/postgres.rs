@@ -173,11 +173,16 @@ async fn versions(admin: &tokio_postgres::Client) -> Vec<(i32, String)> {
 }
 
 fn expected_versions() -> Vec<(i32, String)> {
-    ["0001_init", "0002_otp", "0003_client_branding"]
-        .iter()
-        .enumerate()
-        .map(|(i, name)| (i as i32 + 1, name.to_string()))
-        .collect()
+    [
+        "0001_init",
+        "0002_otp",
+        "0003_client_branding",
+        "0004_finished_interactions",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, name)| (i as i32 + 1, name.to_string()))
+    .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -200,8 +205,8 @@ async fn migrate_is_versioned_and_idempotent() {
         .unwrap()
         .get(0);
     assert_eq!(
-        tables, 9,
-        "8 tables and tcauth_schema, all in the test schema"
+        tables, 10,
+        "9 tables and tcauth_schema, all in the test schema"
     );
 
     // connect on a migrated database, then migrate again: nothing to do.
