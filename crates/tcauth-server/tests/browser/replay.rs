@@ -2,8 +2,9 @@
 //! browser that ignored `Max-Age=0`, or by whoever copied it), gets the "sign-in expired" page
 //! and never another code; of concurrent submissions of one cookie exactly one gets a code.
 
-use crate::common::{self, Code};
+use crate::common::{self, Code, StartOpts};
 use crate::support::{Agent, Page, Setup};
+use std::sync::atomic::Ordering;
 
 /// Signs the known number (`common::PHONE`) in up to the consent page; (agent, consent page,
 /// the PKCE verifier).
@@ -166,4 +167,59 @@ async fn of_concurrent_submissions_of_one_cookie_exactly_one_gets_a_code() {
     }
     assert_eq!(winners, 1, "exactly one submission gets a code");
     assert_eq!(codes_in_store(&s), 1);
+}
+
+#[tokio::test]
+async fn a_store_failure_while_finishing_is_a_503_and_finishes_nothing() {
+    let opts = StartOpts {
+        faulty: true,
+        ..StartOpts::default()
+    };
+    let s = Setup::start_opts(common::REDIRECT_URI, opts, |_| {}).await;
+    s.server.create_user().await;
+    let (mut agent, consent, verifier) = to_consent(&s).await;
+    let csrf = consent.csrf();
+    let fault = s.server.fault.clone().unwrap();
+    fault.finishing_fails.store(true, Ordering::SeqCst);
+    for decision in ["allow", "deny"] {
+        let r = agent
+            .post(
+                "/v1/auth/consent",
+                &[("csrf", &csrf), ("decision", decision)],
+            )
+            .await;
+        assert_eq!(r.status, 503, "{decision}: {}", r.body);
+        assert!(r.body.contains("Please try again"), "{}", r.body);
+        assert_eq!(r.header("retry-after"), Some("60"));
+        assert!(r.header("location").is_none(), "{decision}: no redirect");
+        assert!(
+            r.header("set-cookie").is_none(),
+            "{decision}: the cookie stays"
+        );
+    }
+    assert!(fault.faulted_calls.load(Ordering::SeqCst) >= 2);
+    assert_eq!(
+        codes_in_store(&s),
+        0,
+        "no code without a finished interaction"
+    );
+
+    // Nothing was finished: the same sign-in, tried again, goes through (once).
+    fault.finishing_fails.store(false, Ordering::SeqCst);
+    let cookie = agent.cookie.clone();
+    let r = agent
+        .post(
+            "/v1/auth/consent",
+            &[("csrf", &csrf), ("decision", "allow")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let code = Code {
+        code: r.location_query()["code"].clone(),
+        verifier,
+        challenge: String::new(),
+    };
+    assert_eq!(codes_in_store(&s), 1);
+    replay(&mut agent, &cookie, &csrf, 1).await;
+    s.server.exchange_ok(&s.client_id, &code).await;
 }
