@@ -16,6 +16,8 @@ mod branding;
 mod journeys;
 #[path = "browser/pages.rs"]
 mod pages;
+#[path = "browser/replay.rs"]
+mod replay;
 #[path = "browser/support.rs"]
 mod support;
 #[path = "browser/webdriver.rs"]

@@ -9,7 +9,8 @@
 //! - A method that writes returns `Ok` only after its transaction is durably committed.
 //! - [`Store::redeem_code`], [`Store::rotate_refresh_token`], [`Store::check_otp`] and
 //!   [`Store::use_verification_token`] are atomic check-and-set operations: of any number of
-//!   concurrent calls for one code or token, exactly one wins.
+//!   concurrent calls for one code or token, exactly one wins; so is
+//!   [`Store::finish_interaction`], for one sign-in.
 //! - Secrets are never stored in clear; the records carry only [`TokenHash`]es, and one-time
 //!   codes only their keyed MACs.
 
@@ -157,6 +158,26 @@ pub trait Store: Send + Sync + 'static {
         tokens: &IssuedTokens,
     ) -> Result<Redemption>;
 
+    // --- finished sign-ins -------------------------------------------------------------------
+    /// Finishes a browser sign-in (an interaction) for good, so that its cookie cannot finish
+    /// it again. `key` is a hash of the interaction's id (never the id itself), kept until
+    /// `expires_at`, when [`Store::sweep_expired`] deletes it.
+    ///
+    /// Atomically, in one durable transaction: if `key` is not recorded, record it and insert
+    /// `code` (the authorization code of an Allow; `None` for a Deny) and return `true`; if it
+    /// is recorded (even past its `expires_at`, not yet swept), return `false` and write
+    /// nothing. The key and the code are committed together or not at all: an error (a code
+    /// that cannot be inserted, an outage) leaves the interaction unfinished. Of any number of
+    /// concurrent calls with one key, exactly one returns `true`.
+    async fn finish_interaction(
+        &self,
+        key: &TokenHash,
+        expires_at: i64,
+        code: Option<&AuthCode>,
+    ) -> Result<bool>;
+    /// Whether [`Store::finish_interaction`] recorded `key` (and it was not swept yet).
+    async fn interaction_finished(&self, key: &TokenHash) -> Result<bool>;
+
     // --- tokens --------------------------------------------------------------------------
     async fn get_access_token(&self, hash: &TokenHash) -> Result<Option<AccessToken>>;
     async fn get_refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshToken>>;
@@ -263,7 +284,8 @@ pub trait Store: Send + Sync + 'static {
 
     // --- maintenance -----------------------------------------------------------------------
     /// Deletes at most `batch` expired rows of each kind (codes, access tokens, refresh
-    /// tokens, one-time-code challenges, verification tokens) whose expiry is before `now`.
+    /// tokens, one-time-code challenges, verification tokens, finished interactions) whose
+    /// expiry is before `now`.
     /// Returns how many rows went.
     async fn sweep_expired(&self, now: i64, batch: usize) -> Result<u64>;
 }

@@ -173,11 +173,16 @@ async fn versions(admin: &tokio_postgres::Client) -> Vec<(i32, String)> {
 }
 
 fn expected_versions() -> Vec<(i32, String)> {
-    ["0001_init", "0002_otp", "0003_client_branding"]
-        .iter()
-        .enumerate()
-        .map(|(i, name)| (i as i32 + 1, name.to_string()))
-        .collect()
+    [
+        "0001_init",
+        "0002_otp",
+        "0003_client_branding",
+        "0004_finished_interactions",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, name)| (i as i32 + 1, name.to_string()))
+    .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -200,8 +205,8 @@ async fn migrate_is_versioned_and_idempotent() {
         .unwrap()
         .get(0);
     assert_eq!(
-        tables, 9,
-        "8 tables and tcauth_schema, all in the test schema"
+        tables, 10,
+        "9 tables and tcauth_schema, all in the test schema"
     );
 
     // connect on a migrated database, then migrate again: nothing to do.
@@ -280,7 +285,8 @@ async fn a_newer_schema_is_refused() {
 
 /// Three stores (three nodes, each with its own pool) on one database: 50 codes, each
 /// presented to every node at once, are redeemed exactly 50 times; one refresh token rotated
-/// on every node at once is rotated once.
+/// on every node at once is rotated once; one sign-in finished on every node at once is
+/// finished once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nodes_share_single_use() {
     let Some(schema) = TestSchema::create("nodes_share_single_use").await else {
@@ -360,6 +366,38 @@ async fn nodes_share_single_use() {
             Rotation::AlreadyUsed
         ]
     );
+
+    // One sign-in finished on every node at once (each with a code of its own): once, and
+    // only the winner's code exists.
+    let key = suite::h("interaction-0");
+    let barrier = Arc::new(tokio::sync::Barrier::new(3));
+    let finishes: Vec<_> = nodes
+        .iter()
+        .enumerate()
+        .map(|(n, node)| {
+            let (node, barrier) = (node.clone(), barrier.clone());
+            tokio::spawn(async move {
+                let code = suite::code(&format!("ix-code-{n}"), "ix", suite::NOW + 60);
+                barrier.wait().await;
+                node.finish_interaction(&key, suite::NOW + 600, Some(&code))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for f in finishes {
+        won.push(f.await.unwrap());
+    }
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    for (n, w) in won.iter().enumerate() {
+        let code = suite::h(&format!("ix-code-{n}"));
+        assert_eq!(
+            nodes[(n + 1) % 3].get_code(&code).await.unwrap().is_some(),
+            *w
+        );
+        assert!(nodes[n].interaction_finished(&key).await.unwrap());
+    }
 }
 
 /// Needs no server: nothing listens on port 1.

@@ -1,7 +1,12 @@
 //! Page 4, consent: `GET /v1/auth/consent` names the app, each requested scope in plain words
 //! and the phone number; `POST` with `decision=allow` mints the authorization code (as the
 //! admin API's authorizations do) and returns to the app with `code`, `state` and `iss`;
-//! `decision=deny` returns `error=access_denied`. Either way the interaction ends.
+//! `decision=deny` returns `error=access_denied`. Either way the interaction ends, and for
+//! good: it is recorded as finished in the store ([`Store::finish_interaction`], in the same
+//! transaction as the code), and its cookie, replayed, gets the "sign-in expired" page here
+//! (every other page sends a consent-stage cookie here).
+//!
+//! [`Store::finish_interaction`]: tcauth_store::Store::finish_interaction
 
 use super::authorize::with_params;
 use super::security::csp_allowing_redirect_to;
@@ -96,9 +101,30 @@ fn allow_redirect(r: &mut Response, redirect_uri: &str) {
     }
 }
 
+/// The page to show instead when this interaction was already finished (its cookie replayed
+/// after Allow or Deny): the one an expired sign-in gets.
+async fn unfinished(app: &AppState, ctx: &Ctx) -> Result<(), Response> {
+    match app
+        .db(app.store.interaction_finished(&ctx.ix.finish_key()))
+        .await
+    {
+        Ok(false) => Ok(()),
+        Ok(true) => Err(replayed(app, ctx)),
+        Err(e) => Err(error::db(app, e)),
+    }
+}
+
+fn replayed(app: &AppState, ctx: &Ctx) -> Response {
+    tracing::info!(client_id = %ctx.ix.client_id, "finished sign-in replayed");
+    error::expired(app)
+}
+
 pub async fn show(State(app): State<App>, headers: HeaderMap) -> Response {
     match load(&app, &headers).await {
-        Ok(ctx) if ctx.ix.stage == Stage::Consent => render(&app, &ctx, StatusCode::OK),
+        Ok(ctx) if ctx.ix.stage == Stage::Consent => match unfinished(&app, &ctx).await {
+            Ok(()) => render(&app, &ctx, StatusCode::OK),
+            Err(r) => r,
+        },
         Ok(ctx) => see_other(ctx.ix.stage.path(), None),
         Err(r) => r,
     }
@@ -112,6 +138,10 @@ pub async fn submit(State(app): State<App>, headers: HeaderMap, body: Body) -> R
     if ctx.ix.stage != Stage::Consent {
         return see_other(ctx.ix.stage.path(), None);
     }
+    // A replay shows as one whatever else changed since (the store decides below anyway).
+    if let Err(r) = unfinished(&app, &ctx).await {
+        return r;
+    }
     // The app may have changed since the sign-in began: its redirect URI must still be its.
     if !ctx.client.redirect_uris.contains(&ctx.ix.redirect_uri) {
         return error::bad_authorization(
@@ -120,23 +150,38 @@ pub async fn submit(State(app): State<App>, headers: HeaderMap, body: Body) -> R
         );
     }
     let ix = &ctx.ix;
+    let code = match form.get("decision") {
+        Some("allow") => match mint(&app, &ctx).await {
+            Ok(c) => Some(c),
+            Err(r) => return r,
+        },
+        Some("deny") => None,
+        _ => return error::bad_form(&app),
+    };
+    // The one decision: of every submission of this interaction, only the one that records it
+    // as finished answers with a redirect; the code is stored in the same transaction.
+    let key = ix.finish_key();
+    let finished = app.store.finish_interaction(
+        &key,
+        ix.finish_kept_until(),
+        code.as_ref().map(|(_, record)| record),
+    );
+    match app.db(finished).await {
+        Ok(true) => {}
+        Ok(false) => return replayed(&app, &ctx),
+        Err(e) => return error::db(&app, e),
+    }
     let mut params: Vec<(&str, &str)> = Vec::new();
-    let code;
-    match form.get("decision") {
-        Some("allow") => {
-            code = match mint(&app, &ctx).await {
-                Ok(c) => c,
-                Err(r) => return r,
-            };
-            params.push(("code", &code));
+    match &code {
+        Some((code, _)) => {
+            params.push(("code", code));
             tracing::info!(client_id = %ix.client_id, "sign-in allowed");
         }
-        Some("deny") => {
+        None => {
             params.push(("error", "access_denied"));
             params.push(("error_description", "The user denied the request"));
             tracing::info!(client_id = %ix.client_id, "sign-in denied");
         }
-        _ => return error::bad_form(&app),
     }
     if let Some(s) = &ix.state {
         params.push(("state", s));
@@ -150,8 +195,11 @@ pub async fn submit(State(app): State<App>, headers: HeaderMap, body: Body) -> R
     r
 }
 
-/// The authorization code for this interaction, stored; or the page to show instead.
-async fn mint(app: &AppState, ctx: &Ctx) -> Result<String, Response> {
+/// The authorization code for this interaction and its record, not stored yet (it is stored
+/// with the interaction's end, [`Store::finish_interaction`]); or the page to show instead.
+///
+/// [`Store::finish_interaction`]: tcauth_store::Store::finish_interaction
+async fn mint(app: &AppState, ctx: &Ctx) -> Result<(String, AuthCode), Response> {
     let ix = &ctx.ix;
     let (Some(sub), Some(auth_time)) = (ix.sub, ix.auth_time) else {
         return Err(error::no_session(app));
@@ -191,10 +239,7 @@ async fn mint(app: &AppState, ctx: &Ctx) -> Result<String, Response> {
         expires_at: ctx.now + ttl,
         consumed_at: None,
     };
-    app.db(app.store.insert_code(&record))
-        .await
-        .map_err(|e| error::db(app, e))?;
-    Ok(code)
+    Ok((code, record))
 }
 
 #[cfg(test)]

@@ -3,20 +3,26 @@
 //!
 //! The browser holds the state but can neither read nor change it: the cookie's name is the
 //! associated data and any edit fails authentication. Every node with the same secret can open
-//! it, so no server-side session store is needed. What the cookie cannot give is server-side
-//! revocation: until it expires (10 minutes) its holder can replay it — which only repeats
-//! their own sign-in (same client, redirect URI and PKCE challenge); one-time codes themselves
-//! are single use in the store.
+//! it, so no session store is needed while the sign-in runs. Its end is kept server-side:
+//! Allow or Deny records the interaction as finished in the store (a hash of its id, until
+//! it would have expired; [`Interaction::finish_key`]), in the same transaction as the code,
+//! so a replayed cookie gets the "sign-in expired" page and never a second code; one-time
+//! codes themselves are single use in the store too.
 
 use crate::state::AppState;
 use axum::http::{header, HeaderMap, HeaderValue};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use serde::{Deserialize, Serialize};
-use tcauth_core::secret::{ct_eq, hmac_sha256, new_id, random_bytes};
+use tcauth_core::secret::{ct_eq, hmac_sha256, new_id, random_bytes, TokenHash};
 
 /// How long a sign-in may take, from `/v1/auth` to Allow or Deny.
 pub const INTERACTION_TTL: i64 = 600;
+
+/// How long a finished interaction's key outlives the interaction itself, for nodes whose
+/// clocks run behind the sweeper's: a cookie is open (by its own `expires_at`) on a node at
+/// most this far behind until its key is swept.
+pub const FINISHED_MARGIN: i64 = 300;
 
 /// Longest cookie value we write (browsers keep at least 4096 bytes of name and value).
 pub const MAX_COOKIE: usize = 4000;
@@ -124,6 +130,20 @@ impl Interaction {
     /// Whether `token` (a form's hidden `csrf` field) is this interaction's, in constant time.
     pub fn csrf_ok(&self, token: Option<&str>) -> bool {
         token.is_some_and(|t| ct_eq(t.as_bytes(), self.csrf.as_bytes()))
+    }
+
+    /// The key under which the store records this interaction as finished: HMAC-SHA256 of
+    /// the id under a fixed label (not the id in clear, and not the one-time codes' binding).
+    pub fn finish_key(&self) -> TokenHash {
+        TokenHash(hmac_sha256(
+            b"tcauth/v1/finished-interaction",
+            self.id.as_bytes(),
+        ))
+    }
+
+    /// Until when the store keeps [`Interaction::finish_key`] (then the sweeper deletes it).
+    pub fn finish_kept_until(&self) -> i64 {
+        self.expires_at + FINISHED_MARGIN
     }
 
     /// The binding of this interaction's one-time codes.

@@ -2,7 +2,7 @@
 //! app's redirect endpoint that records what it was sent, and a cookie-keeping HTTP agent
 //! that walks the pages without a browser.
 
-use crate::common::{self, TestServer};
+use crate::common::{self, StartOpts, TestServer};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -173,8 +173,17 @@ pub struct Setup {
 impl Setup {
     /// `f` may change the settings further.
     pub async fn start(redirect_uri: &str, f: impl FnOnce(&mut Settings)) -> Setup {
+        Setup::start_opts(redirect_uri, StartOpts::default(), f).await
+    }
+
+    /// [`Setup::start`] with a server started with `opts`.
+    pub async fn start_opts(
+        redirect_uri: &str,
+        opts: StartOpts,
+        f: impl FnOnce(&mut Settings),
+    ) -> Setup {
         let gateway = Gateway::start().await;
-        let server = TestServer::start_with(|s| {
+        let server = TestServer::start_opts(opts, |s| {
             gateway.configure(s);
             f(s);
         })

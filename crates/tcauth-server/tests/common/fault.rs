@@ -2,7 +2,7 @@
 //! hanging, to drive the 503 / readiness / recovery paths deterministically.
 
 use async_trait::async_trait;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tcauth_core::model::{
@@ -22,6 +22,9 @@ pub struct Fault {
     mode: AtomicU8,
     /// Calls that reached the wrapper while it was failing or hanging.
     pub faulted_calls: AtomicU64,
+    /// `finish_interaction` alone answers `StoreError::Unavailable` (when set), the other
+    /// calls follow the mode.
+    pub finishing_fails: AtomicBool,
 }
 
 impl Fault {
@@ -146,6 +149,23 @@ impl Store for FaultyStore {
     ) -> Result<Redemption> {
         self.gate().await?;
         self.inner.redeem_code(hash, now, tokens).await
+    }
+    async fn finish_interaction(
+        &self,
+        key: &TokenHash,
+        expires_at: i64,
+        code: Option<&AuthCode>,
+    ) -> Result<bool> {
+        self.gate().await?;
+        if self.fault.finishing_fails.load(Ordering::SeqCst) {
+            self.fault.faulted_calls.fetch_add(1, Ordering::Relaxed);
+            return Err(StoreError::Unavailable("injected fault (finishing)".into()));
+        }
+        self.inner.finish_interaction(key, expires_at, code).await
+    }
+    async fn interaction_finished(&self, key: &TokenHash) -> Result<bool> {
+        self.gate().await?;
+        self.inner.interaction_finished(key).await
     }
     async fn get_access_token(&self, hash: &TokenHash) -> Result<Option<AccessToken>> {
         self.gate().await?;

@@ -29,6 +29,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0003_client_branding",
         sql: include_str!("../../migrations/postgres/0003_client_branding.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_finished_interactions",
+        sql: include_str!("../../migrations/postgres/0004_finished_interactions.sql"),
+    },
 ];
 
 /// The schema version this build migrates to.

@@ -509,6 +509,68 @@ impl Store for PgStore {
         .await
     }
 
+    // --- finished sign-ins -----------------------------------------------------------------
+
+    async fn finish_interaction(
+        &self,
+        key: &TokenHash,
+        expires_at: i64,
+        code: Option<&AuthCode>,
+    ) -> Result<bool> {
+        self.with_conn(async |c| {
+            // One statement, one implicit transaction: the key and the code commit together
+            // or not at all. A concurrent call with the same key waits for this one's commit,
+            // then conflicts and does nothing.
+            let key: &[u8] = &key.0[..];
+            let Some(code) = code else {
+                let sql = "INSERT INTO finished_interactions (hash, expires_at) VALUES ($1, $2) \
+                           ON CONFLICT (hash) DO NOTHING";
+                return Ok(exec(c, sql, &[&key, &expires_at]).await? == 1);
+            };
+            let sql = concat!(
+                "WITH won AS (INSERT INTO finished_interactions (hash, expires_at) \
+                 VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING RETURNING 1), \
+                 code AS (INSERT INTO auth_codes (",
+                code_cols!(),
+                ") SELECT $3::bytea, $4::text, $5::text, $6::bigint, $7::text, $8::text, \
+                 $9::text, $10::text, $11::bigint, $12::bigint, $13::bigint FROM won) \
+                 SELECT count(*) FROM won"
+            );
+            let hash: &[u8] = &code.hash.0[..];
+            let scopes = code.scopes.to_string();
+            let params: [Param<'_>; 13] = [
+                &key,
+                &expires_at,
+                &hash,
+                &code.family_id,
+                &code.client_id,
+                &code.sub,
+                &scopes,
+                &code.code_challenge,
+                &code.redirect_uri,
+                &code.nonce,
+                &code.auth_time,
+                &code.expires_at,
+                &code.consumed_at,
+            ];
+            let stmt = c.prepare_cached(sql).await.db()?;
+            let row = c.query_one(&stmt, &params).await.db()?;
+            let won: i64 = get(&row, 0)?;
+            Ok(won == 1)
+        })
+        .await
+    }
+
+    async fn interaction_finished(&self, key: &TokenHash) -> Result<bool> {
+        self.with_conn(async |c| {
+            let sql = "SELECT 1 FROM finished_interactions WHERE hash = $1";
+            Ok(query_opt(c, sql, &[&&key.0[..]], |_| Ok(()))
+                .await?
+                .is_some())
+        })
+        .await
+    }
+
     // --- tokens ----------------------------------------------------------------------------
 
     async fn get_access_token(&self, hash: &TokenHash) -> Result<Option<AccessToken>> {
@@ -817,6 +879,8 @@ impl Store for PgStore {
                  WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
                 otp::SWEEP[0],
                 otp::SWEEP[1],
+                "DELETE FROM finished_interactions WHERE hash IN (SELECT hash FROM \
+                 finished_interactions WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
             ] {
                 total += exec(&tx, sql, &[&now, &limit]).await?;
             }

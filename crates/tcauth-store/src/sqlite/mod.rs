@@ -232,6 +232,19 @@ fn insert_user(conn: &Connection, u: &User) -> Result<()> {
     }
 }
 
+fn insert_code(conn: &Connection, code: &AuthCode) -> Result<()> {
+    exec(
+        conn,
+        concat!(
+            "INSERT INTO auth_codes (",
+            code_cols!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        ),
+        code_params(code),
+    )?;
+    Ok(())
+}
+
 fn insert_access(conn: &Connection, t: &AccessToken) -> Result<()> {
     conn.prepare_cached(concat!(
         "INSERT INTO access_tokens (",
@@ -416,19 +429,7 @@ impl Store for SqliteStore {
 
     async fn insert_code(&self, code: &AuthCode) -> Result<()> {
         let code = code.clone();
-        self.write(move |c| {
-            exec(
-                c,
-                concat!(
-                    "INSERT INTO auth_codes (",
-                    code_cols!(),
-                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-                ),
-                code_params(&code),
-            )?;
-            Ok(())
-        })
-        .await
+        self.write(move |c| insert_code(c, &code)).await
     }
 
     async fn get_code(&self, hash: &TokenHash) -> Result<Option<AuthCode>> {
@@ -479,6 +480,43 @@ impl Store for SqliteStore {
             })
         })
         .await
+    }
+
+    // --- finished sign-ins -----------------------------------------------------------------
+
+    async fn finish_interaction(
+        &self,
+        key: &TokenHash,
+        expires_at: i64,
+        code: Option<&AuthCode>,
+    ) -> Result<bool> {
+        let (k, code) = (*key, code.cloned());
+        // One command, so one savepoint: a code that fails to go in takes the key with it.
+        self.write(move |c| {
+            let won = exec(
+                c,
+                "INSERT INTO finished_interactions (hash, expires_at) VALUES (?1, ?2) \
+                 ON CONFLICT (hash) DO NOTHING",
+                params![&k.0[..], expires_at],
+            )? == 1;
+            if let (true, Some(code)) = (won, &code) {
+                insert_code(c, code)?;
+            }
+            Ok(won)
+        })
+        .await
+    }
+
+    async fn interaction_finished(&self, key: &TokenHash) -> Result<bool> {
+        self.read(|c| {
+            Ok(query_opt(
+                c,
+                "SELECT 1 FROM finished_interactions WHERE hash = ?1",
+                [&key.0[..]],
+                |_| Ok(()),
+            )?
+            .is_some())
+        })
     }
 
     // --- tokens ----------------------------------------------------------------------------
@@ -735,6 +773,8 @@ impl Store for SqliteStore {
                  (SELECT hash FROM refresh_tokens WHERE expires_at < ?1 LIMIT ?2)",
                 otp::SWEEP[0],
                 otp::SWEEP[1],
+                "DELETE FROM finished_interactions WHERE hash IN \
+                 (SELECT hash FROM finished_interactions WHERE expires_at < ?1 LIMIT ?2)",
             ] {
                 total += exec(c, sql, params![now, limit])? as u64;
             }

@@ -24,8 +24,10 @@ use tcauth_store::{AccessTokenView, Redemption, Rotation, Store, StoreError};
 use tokio::sync::Barrier;
 
 pub mod branding;
+pub mod interactions;
 pub mod otp;
 pub use branding::client_branding;
+pub use interactions::{concurrent_interaction_finish, finished_interactions};
 pub use otp::{
     concurrent_otp_check, concurrent_verification_token_use, otp_attempts_run_out, otp_challenges,
     otp_sweep, verification_tokens,
@@ -57,6 +59,8 @@ macro_rules! every_check {
             otp_sweep,
             concurrent_otp_check,
             concurrent_verification_token_use,
+            finished_interactions,
+            concurrent_interaction_finish,
         );
     };
 }

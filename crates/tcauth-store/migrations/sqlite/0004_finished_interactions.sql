@@ -1,0 +1,13 @@
+-- tcauth SQLite schema, version 4: finished browser sign-ins.
+--
+-- A sign-in's state lives in a sealed cookie; once Allow or Deny finished it, its key is kept
+-- here so that the same cookie cannot finish it again (Store::finish_interaction). The key is
+-- a SHA-256 over the interaction's 128-bit random id, never the id itself. Rows live until the
+-- interaction would have expired (plus a margin for clocks), then the sweeper deletes them.
+
+CREATE TABLE finished_interactions (
+    hash       BLOB    NOT NULL PRIMARY KEY CHECK (length(hash) = 32),
+    expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX finished_interactions_by_expires_at ON finished_interactions (expires_at);
