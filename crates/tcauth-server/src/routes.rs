@@ -106,6 +106,8 @@ pub fn router(app: App) -> Router {
         .merge(admin)
         .merge(pages)
         .fallback(not_found)
+        // 414 and 431 before anything else runs (counted and logged as any answer).
+        .layer(middleware::from_fn(crate::listener::head_limits))
         .layer(middleware::from_fn_with_state(app.clone(), observe))
         .with_state(app)
 }
