@@ -459,3 +459,24 @@ async fn oversized_request_heads_answer_json_414_and_431() {
     let r = send(addr, get_request(addr, "/healthz", &[])).await;
     assert_eq!(r.status, 200);
 }
+
+#[tokio::test]
+async fn shutdown_drains_with_idle_and_stalled_connections_open() {
+    let mut s = TestServer::start_with(|st| {
+        st.connections.header_read_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let ip = Ipv4Addr::new(127, 0, 0, 2);
+    let mut idle = connect_from(ip, s.addr).await;
+    assert_eq!(get_on(&mut idle, "/healthz").await.status, 200);
+    let mut half = connect_from(ip, s.addr).await;
+    half.write_all(b"GET /healthz HT").await.unwrap();
+    let t = Instant::now();
+    s.stop().await;
+    // The idle connection closes at once, the stalled one at its header timeout at the latest.
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    for c in [&mut idle, &mut half] {
+        let got = closed_within(c, Duration::from_secs(1)).await.unwrap();
+        assert!(got.is_empty(), "{got:?}");
+    }
+}
