@@ -213,7 +213,9 @@ class Server:
         cfg = {"code_ttl": 600, **self.ctx.server_config, **config}
         lines = [f"{k} = {v}" for k, v in cfg.items()]
         lines += ["[rate_limit]", f"per_second = {HUGE}", f"burst = {HUGE}",
-                  "[ip_rate_limit]", f"per_second = {HUGE}", f"burst = {HUGE}"]
+                  "[ip_rate_limit]", f"per_second = {HUGE}", f"burst = {HUGE}",
+                  # Every load generator connects from 127.0.0.1: no per-IP connection cap.
+                  "[connections]", "max_connections = 100000", "max_connections_per_ip = 100000"]
         conf = self.workdir / "tcauth.toml"
         conf.write_text("\n".join(lines) + "\n")
         self.port = free_port()

@@ -11,6 +11,7 @@ pub mod form;
 pub mod grants;
 pub mod keys;
 pub mod limiter;
+pub mod listener;
 pub mod metrics;
 pub mod oauth;
 pub mod ops;
@@ -28,7 +29,6 @@ pub use settings::{Secret, Settings};
 use state::{App, AppState};
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tcauth_store::Store;
 
@@ -111,7 +111,8 @@ pub async fn build(settings: Settings, store: Arc<dyn Store>) -> Result<App, Ser
     Ok(app)
 }
 
-/// Serves until `shutdown` completes, then drains in-flight requests.
+/// Serves until `shutdown` completes, then drains in-flight requests. The accept loop, its
+/// caps and timeouts are [`listener`]'s.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     settings: Settings,
@@ -120,13 +121,8 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let app = build(settings, store).await?;
     let background = tokio::spawn(background(app.clone()));
-    let router = routes::router(app);
-    let result = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let router = routes::router(app.clone());
+    let result = listener::run(listener, app, router, shutdown).await;
     background.abort();
     result.map_err(ServeError::from)
 }

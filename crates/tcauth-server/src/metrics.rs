@@ -40,6 +40,71 @@ pub struct Metrics {
     /// Redis calls that failed, timed out or found no connection (shared with
     /// [`crate::shared::Shared`]).
     pub redis_failures: Arc<AtomicU64>,
+    /// What the accept loop saw ([`crate::listener`]).
+    pub connections: ConnectionMetrics,
+}
+
+/// Connections: open now, accepted, closed at a cap, timed out; failed accepts.
+#[derive(Default)]
+pub struct ConnectionMetrics {
+    pub open: AtomicU64,
+    pub accepted: AtomicU64,
+    pub rejected_global_cap: AtomicU64,
+    pub rejected_ip_cap: AtomicU64,
+    pub timed_out_header: AtomicU64,
+    pub timed_out_idle: AtomicU64,
+    pub accept_errors: AtomicU64,
+}
+
+impl ConnectionMetrics {
+    fn render(&self, s: &mut String) {
+        let c = |a: &AtomicU64| a.load(Relaxed);
+        s.push_str("# HELP tcauth_connections_open Connections open now.\n");
+        s.push_str("# TYPE tcauth_connections_open gauge\n");
+        let _ = writeln!(s, "tcauth_connections_open {}", c(&self.open));
+        s.push_str(
+            "# HELP tcauth_connections_accepted_total Connections accepted (those closed at \
+             once over a cap included).\n",
+        );
+        s.push_str("# TYPE tcauth_connections_accepted_total counter\n");
+        let _ = writeln!(s, "tcauth_connections_accepted_total {}", c(&self.accepted));
+        s.push_str(
+            "# HELP tcauth_connections_rejected_total Connections closed right after accept, \
+             over max_connections (global_cap) or max_connections_per_ip (ip_cap).\n",
+        );
+        s.push_str("# TYPE tcauth_connections_rejected_total counter\n");
+        for (reason, v) in [
+            ("global_cap", &self.rejected_global_cap),
+            ("ip_cap", &self.rejected_ip_cap),
+        ] {
+            let _ = writeln!(
+                s,
+                "tcauth_connections_rejected_total{{reason=\"{reason}\"}} {}",
+                c(v)
+            );
+        }
+        s.push_str(
+            "# HELP tcauth_connections_timed_out_total Connections closed because a request \
+             head took longer than header_read_timeout (header) or nothing happened for \
+             idle_timeout (idle).\n",
+        );
+        s.push_str("# TYPE tcauth_connections_timed_out_total counter\n");
+        for (reason, v) in [
+            ("header", &self.timed_out_header),
+            ("idle", &self.timed_out_idle),
+        ] {
+            let _ = writeln!(
+                s,
+                "tcauth_connections_timed_out_total{{reason=\"{reason}\"}} {}",
+                c(v)
+            );
+        }
+        s.push_str(
+            "# HELP tcauth_accept_errors_total Failed accepts (such as too many open files).\n",
+        );
+        s.push_str("# TYPE tcauth_accept_errors_total counter\n");
+        let _ = writeln!(s, "tcauth_accept_errors_total {}", c(&self.accept_errors));
+    }
 }
 
 impl Metrics {
@@ -150,6 +215,7 @@ impl Metrics {
             "tcauth_redis_failures_total {}",
             self.redis_failures.load(Relaxed)
         );
+        self.connections.render(&mut s);
         s
     }
 }
@@ -173,5 +239,10 @@ mod tests {
             "tcauth_http_request_duration_seconds_bucket{endpoint=\"/v1/token\",le=\"+Inf\"} 2\n"
         ));
         assert!(s.contains("tcauth_shed_total 1\n"));
+        Metrics::inc(&m.connections.rejected_ip_cap);
+        let s = m.render();
+        assert!(s.contains("tcauth_connections_open 0\n"));
+        assert!(s.contains("tcauth_connections_rejected_total{reason=\"ip_cap\"} 1\n"));
+        assert!(s.contains("tcauth_connections_timed_out_total{reason=\"idle\"} 0\n"));
     }
 }

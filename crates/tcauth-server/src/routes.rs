@@ -108,6 +108,8 @@ pub fn router(app: App) -> Router {
         .fallback(not_found)
         // Every error answer is JSON, whoever made it (a method router's 405, a rejection).
         .layer(middleware::from_fn(crate::error::json_errors))
+        // 414 and 431 before anything else runs (counted and logged as any answer).
+        .layer(middleware::from_fn(crate::listener::head_limits))
         .layer(middleware::from_fn_with_state(app.clone(), observe))
         .with_state(app)
 }

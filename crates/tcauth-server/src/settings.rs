@@ -117,6 +117,60 @@ pub struct Settings {
     pub redis_timeout: Duration,
     /// Prefix of every Redis key. Default `tcauth:`.
     pub redis_prefix: String,
+    /// Connections (see [`crate::listener`]).
+    pub connections: ConnectionLimits,
+}
+
+/// Connection hygiene: the timeouts and caps the accept loop keeps ([`crate::listener`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Longest time a client may take to send a request head (request line and headers),
+    /// counted from the connection's opening for its first request and from the head's first
+    /// byte after that. Default 10 s.
+    pub header_read_timeout: Duration,
+    /// A kept-alive connection with no request in progress and no byte moving either way for
+    /// this long is closed. Default 120 s: longer than the idle timeouts of the usual client
+    /// pools (90 s in Go's net/http and hyper/reqwest) and load balancers (60 s on AWS ALB,
+    /// nginx's upstream 60 s), so they close first and never send into a closing socket.
+    pub idle_timeout: Duration,
+    /// Connections open at once; the next is closed right after accept. Default 10,000 (keep it
+    /// below the process's open-file limit, `ulimit -n`, less a few hundred).
+    pub max_connections: usize,
+    /// Connections open at once from one IPv4 address or one IPv6 /64. Default 512 (a
+    /// carrier-grade NAT puts many users behind one address; behind a reverse proxy, every
+    /// connection comes from the proxy: set it to `max_connections`).
+    pub max_connections_per_ip: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            max_connections: 10_000,
+            max_connections_per_ip: 512,
+        }
+    }
+}
+
+impl ConnectionLimits {
+    fn validate(&self) -> Result<(), String> {
+        const HOUR: Duration = Duration::from_secs(3600);
+        let c = self;
+        if c.header_read_timeout < Duration::from_millis(100) || c.header_read_timeout > HOUR {
+            return Err("header_read_timeout must be 0.1 s to one hour".into());
+        }
+        if c.idle_timeout < Duration::from_millis(100) || c.idle_timeout > HOUR {
+            return Err("idle_timeout must be 0.1 s to one hour".into());
+        }
+        if c.max_connections == 0 || c.max_connections > 1_000_000 {
+            return Err("max_connections must be 1 to 1,000,000".into());
+        }
+        if c.max_connections_per_ip == 0 || c.max_connections_per_ip > c.max_connections {
+            return Err("max_connections_per_ip must be 1 to max_connections".into());
+        }
+        Ok(())
+    }
 }
 
 pub const MAX_CODE_TTL: Duration = Duration::from_secs(600);
@@ -153,6 +207,7 @@ impl Settings {
             redis_url: None,
             redis_timeout: Duration::from_millis(150),
             redis_prefix: "tcauth:".into(),
+            connections: ConnectionLimits::default(),
         }
     }
 
@@ -212,7 +267,8 @@ impl Settings {
             ));
         }
         self.validate_otp()?;
-        self.validate_redis()
+        self.validate_redis()?;
+        self.connections.validate()
     }
 
     fn validate_redis(&self) -> Result<(), String> {

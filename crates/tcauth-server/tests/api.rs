@@ -7,6 +7,8 @@ mod common;
 
 #[path = "api/admin.rs"]
 mod admin;
+#[path = "api/connections.rs"]
+mod connections;
 #[path = "api/discovery.rs"]
 mod discovery;
 #[path = "api/errors.rs"]

@@ -52,6 +52,17 @@ pub struct FileConfig {
     pub otp_sends_per_client: Option<u32>,
     pub otp_wrong_codes_per_number: Option<u32>,
     pub default_country: Option<String>,
+    pub connections: Option<ConnectionsConfig>,
+}
+
+/// `[connections]`: timeouts and caps of the accept loop; a missing key keeps its default.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionsConfig {
+    pub header_read_timeout: Option<u64>,
+    pub idle_timeout: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_ip: Option<usize>,
 }
 
 /// `[postgres]`: the connection pool of a `postgres://` database; a missing key keeps its
@@ -117,6 +128,14 @@ impl FileConfig {
             ("redis_timeout_ms", c.redis_timeout_ms.map(|ms| ms / 1000)),
             ("otp_ttl", c.otp_ttl),
             ("otp_resend_cooldown", c.otp_resend_cooldown),
+            (
+                "connections.header_read_timeout",
+                c.connections.and_then(|c| c.header_read_timeout),
+            ),
+            (
+                "connections.idle_timeout",
+                c.connections.and_then(|c| c.idle_timeout),
+            ),
         ] {
             if v.is_some_and(|v| v > MAX_DURATION_SECS) {
                 return Err(format!(
@@ -238,6 +257,21 @@ pub fn settings(
             ))
         }
     };
+    if let Some(c) = file.connections {
+        let l = &mut s.connections;
+        if let Some(v) = c.header_read_timeout {
+            l.header_read_timeout = secs(v);
+        }
+        if let Some(v) = c.idle_timeout {
+            l.idle_timeout = secs(v);
+        }
+        if let Some(v) = c.max_connections {
+            l.max_connections = v;
+        }
+        if let Some(v) = c.max_connections_per_ip {
+            l.max_connections_per_ip = v;
+        }
+    }
     s.client_rate_limit = layer_rate(s.client_rate_limit, file.rate_limit);
     s.ip_rate_limit = layer_rate(s.ip_rate_limit, file.ip_rate_limit);
     if s.sweep_interval.is_zero() || s.reload_interval.is_zero() {
@@ -352,6 +386,19 @@ burst = 200
 per_second = 20
 burst = 40
 
+# Connections: a client must send each request head (request line and headers) within
+# header_read_timeout (from the connection's opening for the first request); a kept-alive
+# connection with no request in progress and no byte moving for idle_timeout is closed (longer
+# than the 60-90 s pools of load balancers and HTTP clients, so they close first). Connections
+# over max_connections in all, or over max_connections_per_ip from one IPv4 address or IPv6
+# /64, are closed at once. Keep max_connections below the open-file limit (ulimit -n); behind a
+# reverse proxy, raise max_connections_per_ip to max_connections. HTTP/1.1 only.
+[connections]
+header_read_timeout = 10
+idle_timeout = 120
+max_connections = 10000
+max_connections_per_ip = 512
+
 # The connection pool of a postgres:// database (ignored with SQLite). Each node opens at
 # most max_connections; a request waits at most wait_timeout_ms for one, and a statement
 # runs at most statement_timeout_ms.
@@ -393,6 +440,7 @@ mod tests {
         assert_eq!(s.redis_url, d.redis_url);
         assert_eq!(s.redis_timeout, d.redis_timeout);
         assert_eq!(s.redis_prefix, d.redis_prefix);
+        assert_eq!(s.connections, d.connections);
         assert_eq!(file.data_dir.as_deref(), Some(Path::new(DEFAULT_DATA_DIR)));
     }
 
@@ -483,6 +531,28 @@ mod tests {
         }
         let e = FileConfig::parse("[postgres]\nmax_conections = 3").unwrap_err();
         assert!(e.contains("max_conections"), "{e}");
+    }
+
+    #[test]
+    fn connection_settings() {
+        let file = FileConfig::parse(
+            "[connections]\nheader_read_timeout = 3\nidle_timeout = 30\nmax_connections = 50\n\
+             max_connections_per_ip = 5\n",
+        )
+        .unwrap();
+        let s = settings(&file, &ServeOverrides::default(), secret(), None).unwrap();
+        assert_eq!(s.connections.header_read_timeout, Duration::from_secs(3));
+        assert_eq!(s.connections.idle_timeout, Duration::from_secs(30));
+        assert_eq!(s.connections.max_connections, 50);
+        assert_eq!(s.connections.max_connections_per_ip, 5);
+        let file = FileConfig::parse("[connections]\nmax_connections = 2\n").unwrap();
+        let e = settings(&file, &ServeOverrides::default(), secret(), None).unwrap_err();
+        assert!(e.to_string().contains("max_connections_per_ip"), "{e}");
+        let file = FileConfig::parse("[connections]\nidle_timeout = 0\n").unwrap();
+        let e = settings(&file, &ServeOverrides::default(), secret(), None).unwrap_err();
+        assert!(e.to_string().contains("idle_timeout"), "{e}");
+        let e = FileConfig::parse("[connections]\nmax = 3").unwrap_err();
+        assert!(e.contains("max"), "{e}");
     }
 
     #[test]

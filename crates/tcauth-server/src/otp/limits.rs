@@ -66,12 +66,12 @@ impl Sends {
 
 /// Which IP counts: IPv4 addresses one by one, IPv6 addresses by /64 (one customer's network).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum IpKey {
+pub(crate) enum IpKey {
     V4([u8; 4]),
     V6([u8; 8]),
 }
 
-fn ip_key(ip: IpAddr) -> IpKey {
+pub(crate) fn ip_key(ip: IpAddr) -> IpKey {
     match ip {
         IpAddr::V4(v4) => IpKey::V4(v4.octets()),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
