@@ -446,24 +446,163 @@ mod tests {
     }
 
     #[test]
-    fn redirect_uris() {
+    fn redirect_uris_accepted() {
         for ok in [
             "https://a.example/cb",
+            "https://a.example",
+            "https://a.example:8443/cb?tenant=7&x=%2F",
+            "https://A.Example/cb/",
+            "HTTPS://a.example/cb",
+            "https://192.0.2.1/cb",
+            "https://[2001:db8::1]:443/cb",
+            "https://a-b.c.example/p;x=1/(y)/~z/@/:",
+            "http://127.0.0.1/cb",
             "http://127.0.0.1:5000/cb",
-            "http://localhost/cb",
+            "http://127.0.0.1",
+            "http://[::1]:8080/cb",
+            "com.example.app:/oauth2redirect/example-provider",
             "com.example.app:/oauth",
+            "com.example.app:/",
+            "com.example-shop.app+x:/cb?x=1",
+            "Com.Example.App:/cb",
         ] {
             assert_eq!(check_redirect_uri(ok), Ok(()), "{ok}");
         }
-        for bad in [
-            "",
-            "/relative",
-            "https://a.example/cb#frag",
-            "http://a.example/cb",
-            "javascript:alert(1)",
-            "https://a.example/ cb",
+    }
+
+    #[test]
+    fn redirect_uris_refused() {
+        // (URI, a word the message must contain)
+        for (bad, why) in [
+            ("", "characters"),
+            ("/relative", "absolute"),
+            ("cb", "absolute"),
+            ("a.example/cb", "absolute"),
+            ("//a.example/cb", "absolute"),
+            (":/cb", "absolute"),
+            ("1com.example.app:/cb", "absolute"),
+            ("https://a.example/cb#frag", "fragment"),
+            ("https://a.example/cb#", "fragment"),
+            ("com.example.app:/cb#x", "fragment"),
+            ("https://u:p@a.example/cb", "user information"),
+            ("https://u@a.example/cb", "user information"),
+            ("https://@a.example/cb", "user information"),
+            ("http://u@127.0.0.1/cb", "user information"),
+            ("https:", "host"),
+            ("https:/a.example/cb", "host"),
+            ("https:///cb", "host"),
+            ("https://:443/cb", "host"),
+            ("https://a_b.example/cb", "host"),
+            ("https://a.example;x/cb", "host"),
+            ("https://[::1/cb", "host"),
+            ("https://[zz::1]/cb", "host"),
+            ("https://a.example:/cb", "port"),
+            ("https://a.example:0/cb", "port"),
+            ("https://a.example:65536/cb", "port"),
+            ("https://a.example:8x/cb", "port"),
+            ("http://example.com/cb", "loopback"),
+            ("http://localhost/cb", "loopback"),
+            ("http://localhost:8080/cb", "loopback"),
+            ("http://127.0.0.2/cb", "loopback"),
+            ("http://127.0.0.1.evil.example/cb", "loopback"),
+            ("http://[::2]/cb", "loopback"),
+            ("http:/127.0.0.1/cb", "host"),
+            ("javascript:alert(1)", "not allowed"),
+            ("JavaScript:alert(1)", "not allowed"),
+            ("data:text/html,x", "not allowed"),
+            ("file:///etc/passwd", "not allowed"),
+            ("vbscript:x", "not allowed"),
+            ("ftp://a.example/cb", "private-use"),
+            ("myapp:/cb", "private-use"),
+            ("com..app:/cb", "private-use"),
+            (".com.app:/cb", "absolute"),
+            ("com.app.:/cb", "private-use"),
+            ("com.example.app:cb", "com.example.app:/"),
+            ("com.example.app://cb", "com.example.app:/"),
+            ("com.example.app:", "com.example.app:/"),
+            ("https://a.example/ cb", "white space"),
+            ("https://a.example/\tcb", "white space"),
+            ("https://a.example/c\u{0}b", "white space"),
+            ("https://a.example/<cb>", "character"),
+            ("https://a.example/\"cb", "character"),
+            ("https://a.example/c%zzb", "percent"),
+            ("https://a.example/cb%4", "percent"),
+            ("https://a.example/caf\u{e9}", "character"),
         ] {
-            assert!(check_redirect_uri(bad).is_err(), "{bad}");
+            match check_redirect_uri(bad) {
+                Ok(()) => panic!("{bad:?} was accepted"),
+                Err(m) => assert!(m.contains(why), "{bad:?}: {m:?} should mention {why:?}"),
+            }
+        }
+        let long = format!("https://a.example/{}", "x".repeat(MAX_URI));
+        assert!(check_redirect_uri(&long).is_err());
+    }
+
+    #[test]
+    fn genders() {
+        let with = |g: &str| NewUser {
+            phone_number: "+919876543210".into(),
+            gender: Some(g.into()),
+            ..NewUser::default()
+        };
+        for (given, stored) in [
+            ("female", Some("female")),
+            ("male", Some("male")),
+            ("other", Some("other")),
+            (" Female ", Some("female")),
+            ("MALE", Some("male")),
+            ("", None),
+            ("  ", None),
+        ] {
+            let u = with(given).validate(1, 1).unwrap();
+            assert_eq!(u.gender.as_deref(), stored, "{given:?}");
+        }
+        for bad in [
+            "attack",
+            "f",
+            "M",
+            "NotSet",
+            "female ,male",
+            "femme",
+            "x".repeat(100).as_str(),
+        ] {
+            let e = with(bad).validate(1, 1).unwrap_err();
+            assert_eq!(e.field, "gender", "{bad:?}");
+            assert_eq!(e.message, "must be female, male or other", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn pictures() {
+        let with = |p: &str| NewUser {
+            phone_number: "+919876543210".into(),
+            picture: Some(p.into()),
+            ..NewUser::default()
+        };
+        for ok in [
+            "https://img.example/asha.png",
+            "https://img.example:8443/a/b.png?size=200",
+            "https://img.example/a.png#x",
+        ] {
+            let u = with(ok).validate(1, 1).unwrap();
+            assert_eq!(u.picture.as_deref(), Some(ok));
+        }
+        for bad in [
+            "http://img.example/a.png",
+            "img.example/a.png",
+            "/a.png",
+            "https://",
+            "https:///a.png",
+            "https://u:p@img.example/a.png",
+            "https://img.example/a b.png",
+            "https://img.example/\"><script>",
+            "javascript:alert(1)",
+            "data:image/png;base64,AAAA",
+            "ftp://img.example/a.png",
+            "https://img_example/a.png",
+        ] {
+            let e = with(bad).validate(1, 1).unwrap_err();
+            assert_eq!(e.field, "picture", "{bad:?}");
         }
     }
 
