@@ -110,18 +110,47 @@ pub fn db_error(e: DbError) -> ApiError {
     }
 }
 
-/// Reads a JSON body into `T`; any fault is a 400 naming the field `body`.
+/// Reads a JSON body into `T`. A fault is a 400 naming the member at fault (CONTRACT.md §7):
+/// one of the wrong type or value (`scopes`, `redirect_uris[1]`, `rate_limit.burst`), a
+/// missing one, or an unknown one; `body` only when there is no member to name (not JSON, or
+/// not an object).
 pub async fn json_body<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<T, ApiError> {
     let bytes = crate::oauth::read_body(headers, body, MAX_ADMIN_BODY).await?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        field_error(FieldError::new(
-            "body",
-            crate::form::printable(&e.to_string(), 200),
-        ))
-    })
+    let message = |e: &serde_json::Error| crate::form::printable(&e.to_string(), 200);
+    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    let value = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| field_error(FieldError::new(field_of(&e), message(e.inner()))))?;
+    // Nothing but white space may follow the value.
+    de.end()
+        .map_err(|e| field_error(FieldError::new("body", message(&e))))?;
+    Ok(value)
+}
+
+/// The member a JSON fault is about, or `body`.
+fn field_of(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let inner = e.inner();
+    if !inner.is_data() {
+        return "body".into(); // syntax, truncation
+    }
+    let path = e.path().to_string();
+    let named = |prefix: &str| {
+        let m = inner.to_string();
+        let rest = m.strip_prefix(prefix)?;
+        let name = rest.split('`').next()?;
+        Some(name.to_string())
+    };
+    // An unknown member is the path's last segment already; a missing one is not.
+    let member = named("missing field `");
+    match (path.as_str(), member) {
+        (".", Some(m)) => m,
+        (".", None) => "body".into(),
+        (p, _) if p.starts_with('[') => "body".into(), // the body is an array
+        (p, Some(m)) => format!("{p}.{m}"),
+        (p, None) => p.to_string(),
+    }
 }
 
 pub fn created(body: serde_json::Value) -> Response {

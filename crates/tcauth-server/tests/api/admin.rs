@@ -237,10 +237,23 @@ async fn client_validation_names_the_field() {
             with("rate_limit", json!({"per_second": 1, "burst": 0})),
             "rate_limit.burst",
         ),
-        (with("surprise", json!(1)), "body"),
-        (with("scopes", json!("openid")), "body"),
-        (json!({"name": "Shop"}), "body"),
+        // §7: a wrong member names itself, never `body`.
+        (with("surprise", json!(1)), "surprise"),
+        (with("scopes", json!("openid")), "scopes"),
+        (with("scopes", json!(["openid", 7])), "scopes[1]"),
+        (
+            with("redirect_uris", json!([REDIRECT_URI, null])),
+            "redirect_uris[1]",
+        ),
+        (with("name", json!(5)), "name"),
+        (
+            with("rate_limit", json!({"per_second": "1", "burst": 1})),
+            "rate_limit.per_second",
+        ),
+        (json!({"name": "Shop"}), "redirect_uris"),
+        // Not an object: there is no member to name.
         (json!([1, 2]), "body"),
+        (json!("Shop"), "body"),
     ];
     for (body, field) in cases {
         let r = s
@@ -415,9 +428,14 @@ async fn user_validation_names_the_field() {
             with("address", json!({"locality": "x".repeat(300)})),
             "address.locality",
         ),
-        (with("nickname", json!("x")), "body"),
-        (with("phone_number", json!(919876543210u64)), "body"),
-        (json!({"given_name": "x"}), "body"),
+        (with("nickname", json!("x")), "nickname"),
+        (with("phone_number", json!(919876543210u64)), "phone_number"),
+        (with("gender", json!(true)), "gender"),
+        (
+            with("address", json!({"locality": ["Pune"]})),
+            "address.locality",
+        ),
+        (json!({"given_name": "x"}), "phone_number"),
     ];
     for (body, field) in cases {
         let r = s.admin("POST", "/admin/v1/users", Some(body)).await;
@@ -560,7 +578,7 @@ async fn authorization_errors_name_the_field() {
     let r = s
         .authorize(&client, &sub, &["openid"], &ch, json!({"state": "x"}))
         .await;
-    assert_field_error(r, "body").await;
+    assert_field_error(r, "state").await;
     let r = s
         .admin(
             "POST",
