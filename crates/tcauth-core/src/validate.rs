@@ -128,51 +128,194 @@ impl NewClient {
     }
 }
 
-/// A redirect URI must be absolute (`scheme:` then more), without a fragment, without
-/// white space, and https unless it is http on a loopback host or an app's private scheme.
+/// The one message for a URI that does not start with a scheme.
+const NOT_ABSOLUTE: &str = "must be an absolute URI, e.g. https://app.example/callback";
+
+/// Schemes refused by name (they run code or read local data where a browser lands).
+const FORBIDDEN_SCHEMES: &[&str] = &[
+    "javascript",
+    "vbscript",
+    "data",
+    "file",
+    "blob",
+    "about",
+    "filesystem",
+];
+
+/// A redirect URI (CONTRACT.md §7) is an absolute URI (RFC 3986, ASCII, valid
+/// percent-escapes) without a fragment, and one of
+/// - `https://host[:port][/path][?query]`, host a DNS name, an IPv4 address or an `[IPv6]`
+///   address, without user information;
+/// - `http://` the same, on the loopback IP literals `127.0.0.1` and `[::1]` only (not
+///   `localhost`: RFC 8252 §8.3);
+/// - an app's private-use scheme (RFC 8252 §7.1): a scheme in reverse-domain form, so with at
+///   least one dot and no empty label (`com.example.app`), then `:/` and a path, e.g.
+///   `com.example.app:/oauth2redirect` (no authority: `scheme://…` is refused). `javascript`,
+///   `data`, `file` and the like are refused by name.
 pub fn check_redirect_uri(u: &str) -> Result<(), String> {
     if u.is_empty() || u.len() > MAX_URI {
         return Err(format!("must be 1–{MAX_URI} characters"));
     }
     if u.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("must not contain white space".into());
+        return Err("must not contain white space or control characters".into());
     }
     if u.contains('#') {
-        return Err("must not contain a fragment".into());
+        return Err("must not contain a fragment (#)".into());
     }
-    let Some((scheme, rest)) = u.split_once(':') else {
-        return Err("must be an absolute URI, e.g. https://app.example/callback".into());
-    };
-    let scheme_ok = !scheme.is_empty()
-        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+    let (scheme, rest) = split_scheme(u).ok_or(NOT_ABSOLUTE)?;
+    check_uri_chars(u)?;
+    let lower = scheme.to_ascii_lowercase();
+    match lower.as_str() {
+        "https" => {
+            let (_, tail) = authority(rest)?;
+            check_path_query(tail)
+        }
+        "http" => {
+            let (host, tail) = authority(rest)?;
+            if !host.is_loopback_literal() {
+                return Err(
+                    "http is allowed only on the loopback hosts 127.0.0.1 and [::1]; use https"
+                        .into(),
+                );
+            }
+            check_path_query(tail)
+        }
+        s if FORBIDDEN_SCHEMES.contains(&s) => Err(format!("the {s} scheme is not allowed")),
+        _ => {
+            let reverse_domain =
+                lower.contains('.') && lower.split('.').all(|label| !label.is_empty());
+            if !reverse_domain {
+                return Err(
+                    "must be https, http on a loopback host, or a private-use scheme \
+                            in reverse domain form such as com.example.app (RFC 8252 §7.1)"
+                        .into(),
+                );
+            }
+            if !rest.starts_with('/') || rest.starts_with("//") {
+                return Err(format!(
+                    "must be {scheme}:/ followed by a path, e.g. {scheme}:/oauth2redirect \
+                     (RFC 8252 §7.1)"
+                ));
+            }
+            check_path_query(rest)
+        }
+    }
+}
+
+/// `scheme` and what follows its `:`, when `u` starts with an RFC 3986 scheme.
+fn split_scheme(u: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = u.split_once(':')?;
+    let ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
         && scheme
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    if !scheme_ok || rest.is_empty() {
-        return Err("must be an absolute URI, e.g. https://app.example/callback".into());
+    ok.then_some((scheme, rest))
+}
+
+/// Every character is one RFC 3986 allows in a URI, and every `%` starts an escape `%HH`.
+fn check_uri_chars(u: &str) -> Result<(), String> {
+    if let Some(c) = u.chars().find(|&c| {
+        !(c.is_ascii_alphanumeric()
+            || matches!(c, '-' | '.' | '_' | '~' | '%')
+            || matches!(c, ':' | '/' | '?' | '#' | '[' | ']' | '@')
+            || matches!(
+                c,
+                '!' | '$' | '&' | '\'' | '(' | ')' | '*' | '+' | ',' | ';' | '='
+            ))
+    }) {
+        return Err(format!(
+            "must not contain the character {c:?}; percent-encode it (RFC 3986)"
+        ));
     }
-    match scheme.to_ascii_lowercase().as_str() {
-        "https" if !rest.starts_with("//") || rest.len() <= 2 => {
-            return Err("must name a host".into());
+    let b = u.as_bytes();
+    for (i, _) in u.match_indices('%') {
+        let ok = b.len() > i + 2 && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit();
+        if !ok {
+            return Err("has a bad percent-escape; write %HH (two hex digits)".into());
         }
-        "http" => {
-            let host = rest.trim_start_matches("//");
-            let loopback = ["127.0.0.1", "localhost", "[::1]"].iter().any(|h| {
-                host == *h
-                    || host.starts_with(&format!("{h}:"))
-                    || host.starts_with(&format!("{h}/"))
-            });
-            if !rest.starts_with("//") || !loopback {
-                return Err("http is allowed only for loopback hosts; use https".into());
-            }
-        }
-        "javascript" | "data" | "file" | "vbscript" => {
-            return Err(format!("the {scheme} scheme is not allowed"));
-        }
-        _ => {}
     }
     Ok(())
 }
+
+/// The host of an http(s) URI.
+enum Host<'a> {
+    Name(&'a str),
+    V6(std::net::Ipv6Addr),
+}
+
+impl Host<'_> {
+    /// `127.0.0.1` or `[::1]` (any spelling of it): RFC 8252 §7.3's loopback IP literals.
+    fn is_loopback_literal(&self) -> bool {
+        match self {
+            Host::Name(n) => *n == "127.0.0.1",
+            Host::V6(a) => *a == std::net::Ipv6Addr::LOCALHOST,
+        }
+    }
+}
+
+/// After `scheme:` of an http(s) URI: `//host[:port]`, then the rest (path and query).
+/// The host is a DNS name or an IPv4 address (labels of letters, digits and inner hyphens,
+/// joined by dots) or an `[IPv6]` address; user information is refused.
+fn authority(rest: &str) -> Result<(Host<'_>, &str), String> {
+    const HOST: &str = "must name a host: a DNS name, an IPv4 address or an [IPv6] address, as in \
+         https://app.example/callback";
+    let Some(after) = rest.strip_prefix("//") else {
+        return Err(HOST.into());
+    };
+    let end = after.find(['/', '?']).unwrap_or(after.len());
+    let (auth, tail) = after.split_at(end);
+    if auth.contains('@') {
+        return Err("must not contain user information (user:password@)".into());
+    }
+    let (host, port) = if let Some(v6) = auth.strip_prefix('[') {
+        let (addr, after) = v6.split_once(']').ok_or(HOST)?;
+        let addr: std::net::Ipv6Addr = addr.parse().map_err(|_| HOST.to_string())?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':').ok_or(HOST)?),
+        };
+        (Host::V6(addr), port)
+    } else {
+        let (name, port) = match auth.split_once(':') {
+            Some((n, p)) => (n, Some(p)),
+            None => (auth, None),
+        };
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if name.len() > 253 || !name.split('.').all(label_ok) {
+            return Err(HOST.into());
+        }
+        (Host::Name(name), port)
+    };
+    if let Some(p) = port {
+        let ok = !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u32>().is_ok_and(|n| (1..=65535).contains(&n));
+        if !ok {
+            return Err("must have a port of 1–65535 after the host's ':'".into());
+        }
+    }
+    Ok((host, tail))
+}
+
+/// A path and query: RFC 3986 `pchar`s, `/` and `?` (no `[` or `]` outside an IPv6 host).
+fn check_path_query(tail: &str) -> Result<(), String> {
+    match tail.chars().find(|c| matches!(c, '[' | ']')) {
+        Some(c) => Err(format!(
+            "must not contain the character {c:?} in its path or query; percent-encode it"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The gender values of CONTRACT.md §7 (§9 shows them as `Female`|`Male`|`NotSet`).
+pub const GENDERS: [&str; 3] = ["female", "male", "other"];
 
 /// A user as an operator describes them.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -215,11 +358,20 @@ impl NewUser {
         }
         let picture = opt_text("picture", self.picture, MAX_URI)?;
         if let Some(pic) = &picture {
-            if !pic.starts_with("https://") {
-                return Err(FieldError::new("picture", "must be an https URL"));
-            }
+            check_https_url(pic).map_err(|m| FieldError::new("picture", m))?;
         }
-        let gender = opt_text("gender", self.gender, 32)?;
+        // Any case is understood; the contract's lower-case value is stored.
+        let gender = match opt_text("gender", self.gender, 32) {
+            Ok(Some(g)) => {
+                let g = g.to_ascii_lowercase();
+                if !GENDERS.contains(&g.as_str()) {
+                    return Err(FieldError::new("gender", "must be female, male or other"));
+                }
+                Some(g)
+            }
+            Ok(None) => None,
+            Err(_) => return Err(FieldError::new("gender", "must be female, male or other")),
+        };
         let address = match self.address {
             None => None,
             Some(a) => {
@@ -336,24 +488,22 @@ impl NewBranding {
     }
 }
 
-/// An https URL with a host, without white space or characters that need escaping in HTML.
+/// An absolute https URL (a picture, a branding link): a host as for redirect URIs, without
+/// user information, and no white space or characters that need escaping in HTML. A fragment
+/// is allowed.
 pub fn check_https_url(u: &str) -> Result<(), String> {
     if u.len() > MAX_URI {
         return Err(format!("must be at most {MAX_URI} characters"));
     }
-    let Some(rest) = u.strip_prefix("https://") else {
-        return Err("must be an https URL, e.g. https://app.example/privacy".into());
+    let Some(rest) = u.strip_prefix("https:") else {
+        return Err("must be an https URL, e.g. https://app.example/path".into());
     };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty() || host.contains('@') {
-        return Err("must name a host, without user information".into());
-    }
     if u.chars()
         .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>' | '\\' | '`'))
     {
         return Err("must not contain white space, quotes or angle brackets".into());
     }
-    Ok(())
+    authority(rest).map(|_| ())
 }
 
 /// Empty or blank text counts as absent.
@@ -446,24 +596,163 @@ mod tests {
     }
 
     #[test]
-    fn redirect_uris() {
+    fn redirect_uris_accepted() {
         for ok in [
             "https://a.example/cb",
+            "https://a.example",
+            "https://a.example:8443/cb?tenant=7&x=%2F",
+            "https://A.Example/cb/",
+            "HTTPS://a.example/cb",
+            "https://192.0.2.1/cb",
+            "https://[2001:db8::1]:443/cb",
+            "https://a-b.c.example/p;x=1/(y)/~z/@/:",
+            "http://127.0.0.1/cb",
             "http://127.0.0.1:5000/cb",
-            "http://localhost/cb",
+            "http://127.0.0.1",
+            "http://[::1]:8080/cb",
+            "com.example.app:/oauth2redirect/example-provider",
             "com.example.app:/oauth",
+            "com.example.app:/",
+            "com.example-shop.app+x:/cb?x=1",
+            "Com.Example.App:/cb",
         ] {
             assert_eq!(check_redirect_uri(ok), Ok(()), "{ok}");
         }
-        for bad in [
-            "",
-            "/relative",
-            "https://a.example/cb#frag",
-            "http://a.example/cb",
-            "javascript:alert(1)",
-            "https://a.example/ cb",
+    }
+
+    #[test]
+    fn redirect_uris_refused() {
+        // (URI, a word the message must contain)
+        for (bad, why) in [
+            ("", "characters"),
+            ("/relative", "absolute"),
+            ("cb", "absolute"),
+            ("a.example/cb", "absolute"),
+            ("//a.example/cb", "absolute"),
+            (":/cb", "absolute"),
+            ("1com.example.app:/cb", "absolute"),
+            ("https://a.example/cb#frag", "fragment"),
+            ("https://a.example/cb#", "fragment"),
+            ("com.example.app:/cb#x", "fragment"),
+            ("https://u:p@a.example/cb", "user information"),
+            ("https://u@a.example/cb", "user information"),
+            ("https://@a.example/cb", "user information"),
+            ("http://u@127.0.0.1/cb", "user information"),
+            ("https:", "host"),
+            ("https:/a.example/cb", "host"),
+            ("https:///cb", "host"),
+            ("https://:443/cb", "host"),
+            ("https://a_b.example/cb", "host"),
+            ("https://a.example;x/cb", "host"),
+            ("https://[::1/cb", "host"),
+            ("https://[zz::1]/cb", "host"),
+            ("https://a.example:/cb", "port"),
+            ("https://a.example:0/cb", "port"),
+            ("https://a.example:65536/cb", "port"),
+            ("https://a.example:8x/cb", "port"),
+            ("http://example.com/cb", "loopback"),
+            ("http://localhost/cb", "loopback"),
+            ("http://localhost:8080/cb", "loopback"),
+            ("http://127.0.0.2/cb", "loopback"),
+            ("http://127.0.0.1.evil.example/cb", "loopback"),
+            ("http://[::2]/cb", "loopback"),
+            ("http:/127.0.0.1/cb", "host"),
+            ("javascript:alert(1)", "not allowed"),
+            ("JavaScript:alert(1)", "not allowed"),
+            ("data:text/html,x", "not allowed"),
+            ("file:///etc/passwd", "not allowed"),
+            ("vbscript:x", "not allowed"),
+            ("ftp://a.example/cb", "private-use"),
+            ("myapp:/cb", "private-use"),
+            ("com..app:/cb", "private-use"),
+            (".com.app:/cb", "absolute"),
+            ("com.app.:/cb", "private-use"),
+            ("com.example.app:cb", "com.example.app:/"),
+            ("com.example.app://cb", "com.example.app:/"),
+            ("com.example.app:", "com.example.app:/"),
+            ("https://a.example/ cb", "white space"),
+            ("https://a.example/\tcb", "white space"),
+            ("https://a.example/c\u{0}b", "white space"),
+            ("https://a.example/<cb>", "character"),
+            ("https://a.example/\"cb", "character"),
+            ("https://a.example/c%zzb", "percent"),
+            ("https://a.example/cb%4", "percent"),
+            ("https://a.example/caf\u{e9}", "character"),
         ] {
-            assert!(check_redirect_uri(bad).is_err(), "{bad}");
+            match check_redirect_uri(bad) {
+                Ok(()) => panic!("{bad:?} was accepted"),
+                Err(m) => assert!(m.contains(why), "{bad:?}: {m:?} should mention {why:?}"),
+            }
+        }
+        let long = format!("https://a.example/{}", "x".repeat(MAX_URI));
+        assert!(check_redirect_uri(&long).is_err());
+    }
+
+    #[test]
+    fn genders() {
+        let with = |g: &str| NewUser {
+            phone_number: "+919876543210".into(),
+            gender: Some(g.into()),
+            ..NewUser::default()
+        };
+        for (given, stored) in [
+            ("female", Some("female")),
+            ("male", Some("male")),
+            ("other", Some("other")),
+            (" Female ", Some("female")),
+            ("MALE", Some("male")),
+            ("", None),
+            ("  ", None),
+        ] {
+            let u = with(given).validate(1, 1).unwrap();
+            assert_eq!(u.gender.as_deref(), stored, "{given:?}");
+        }
+        for bad in [
+            "attack",
+            "f",
+            "M",
+            "NotSet",
+            "female ,male",
+            "femme",
+            "x".repeat(100).as_str(),
+        ] {
+            let e = with(bad).validate(1, 1).unwrap_err();
+            assert_eq!(e.field, "gender", "{bad:?}");
+            assert_eq!(e.message, "must be female, male or other", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn pictures() {
+        let with = |p: &str| NewUser {
+            phone_number: "+919876543210".into(),
+            picture: Some(p.into()),
+            ..NewUser::default()
+        };
+        for ok in [
+            "https://img.example/asha.png",
+            "https://img.example:8443/a/b.png?size=200",
+            "https://img.example/a.png#x",
+        ] {
+            let u = with(ok).validate(1, 1).unwrap();
+            assert_eq!(u.picture.as_deref(), Some(ok));
+        }
+        for bad in [
+            "http://img.example/a.png",
+            "img.example/a.png",
+            "/a.png",
+            "https://",
+            "https:///a.png",
+            "https://u:p@img.example/a.png",
+            "https://img.example/a b.png",
+            "https://img.example/\"><script>",
+            "javascript:alert(1)",
+            "data:image/png;base64,AAAA",
+            "ftp://img.example/a.png",
+            "https://img_example/a.png",
+        ] {
+            let e = with(bad).validate(1, 1).unwrap_err();
+            assert_eq!(e.field, "picture", "{bad:?}");
         }
     }
 

@@ -106,6 +106,7 @@ pub async fn build(settings: Settings, store: Arc<dyn Store>) -> Result<App, Ser
         metrics,
         otp,
         store_log: state::Throttle::default(),
+        admin_lockout: admin::lockout::AdminLockout::new(shared),
     });
     reload(&app).await;
     Ok(app)
@@ -156,6 +157,7 @@ async fn background(app: App) {
                 sweep_once(&app).await;
                 app.limiter.prune();
                 app.otp.limits.prune();
+                app.admin_lockout.prune();
             }
             _ = reload_tick.tick() => reload(&app).await,
         }

@@ -40,6 +40,10 @@ pub struct Metrics {
     /// Redis calls that failed, timed out or found no connection (shared with
     /// [`crate::shared::Shared`]).
     pub redis_failures: Arc<AtomicU64>,
+    /// Admin requests with a wrong or missing token (answered 401).
+    pub admin_auth_failures: AtomicU64,
+    /// Admin requests refused 429 because their address had too many failures.
+    pub admin_locked_out: AtomicU64,
     /// What the accept loop saw ([`crate::listener`]).
     pub connections: ConnectionMetrics,
 }
@@ -214,6 +218,26 @@ impl Metrics {
             s,
             "tcauth_redis_failures_total {}",
             self.redis_failures.load(Relaxed)
+        );
+        s.push_str(
+            "# HELP tcauth_admin_auth_failures_total Admin requests with a wrong or missing \
+             token (401).\n",
+        );
+        s.push_str("# TYPE tcauth_admin_auth_failures_total counter\n");
+        let _ = writeln!(
+            s,
+            "tcauth_admin_auth_failures_total {}",
+            self.admin_auth_failures.load(Relaxed)
+        );
+        s.push_str(
+            "# HELP tcauth_admin_auth_locked_out_total Admin requests refused (429) because \
+             their address had too many failed authentications.\n",
+        );
+        s.push_str("# TYPE tcauth_admin_auth_locked_out_total counter\n");
+        let _ = writeln!(
+            s,
+            "tcauth_admin_auth_locked_out_total {}",
+            self.admin_locked_out.load(Relaxed)
         );
         self.connections.render(&mut s);
         s

@@ -26,6 +26,8 @@ pub struct AppState {
     pub discovery: Value,
     /// Throttles the warnings of failed store calls.
     pub store_log: Throttle,
+    /// Failed admin authentications per address, and their log throttles.
+    pub admin_lockout: crate::admin::lockout::AdminLockout,
 }
 
 /// At most one log line a second for a failure that recurs: in an outage, or when the

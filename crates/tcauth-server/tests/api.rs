@@ -7,6 +7,8 @@ mod common;
 
 #[path = "api/admin.rs"]
 mod admin;
+#[path = "api/admin_lockout.rs"]
+mod admin_lockout;
 #[path = "api/connections.rs"]
 mod connections;
 #[path = "api/discovery.rs"]

@@ -405,3 +405,63 @@ async fn redis_coming_back_is_used_again() {
     // Node a counted that send in Redis: node b sees the number's cooldown.
     assert_eq!(otp_request(&b, &cb, &phone).await.status(), 429);
 }
+
+/// From a given loopback address (any 127.x.y.z is this machine).
+fn client_from(ip: std::net::Ipv4Addr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .local_address(std::net::IpAddr::V4(ip))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_token_failures_are_limited_across_nodes() {
+    let Some(keys) = Keys::for_test("admin_token_failures_are_limited_across_nodes") else {
+        return;
+    };
+    let (a, b) = (keys.node(|_| {}).await, keys.node(|_| {}).await);
+    let guesser = client_from(std::net::Ipv4Addr::new(127, 0, 0, 5));
+    let get = |s: &TestServer, auth: String| {
+        guesser
+            .get(s.url("/admin/v1/clients"))
+            .header("authorization", auth)
+            .send()
+    };
+    // A right token spends nothing: its reservation is given back, and the key goes.
+    for _ in 0..15 {
+        let r = get(&a, format!("Bearer {ADMIN_TOKEN}")).await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let key = format!("{}adm:ip:127.0.0.5", keys.prefix);
+    assert!(!keys.list().contains(&key), "{:?}", keys.list());
+    // Ten failures, spread over both nodes, then both refuse.
+    for i in 0..10 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        let r = get(node, "Bearer wrong-wrong-wrong-wrong".into())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "failure {i}");
+    }
+    assert_eq!(keys.list(), vec![key.clone()]);
+    let pttl = keys.pttl(&key);
+    assert!(
+        pttl > 90_000 && pttl <= 101_000,
+        "expires when full again: {pttl} ms"
+    );
+    for node in [&a, &b] {
+        let r = get(node, format!("Bearer {ADMIN_TOKEN}")).await.unwrap();
+        let h = assert_json_error(r, 429, json!({"error":"too_many_requests"})).await;
+        assert!((1..=10).contains(&retry_after(&h)));
+    }
+    // Another address is not held up.
+    let other = client_from(std::net::Ipv4Addr::new(127, 0, 0, 6));
+    let r = other
+        .get(b.url("/admin/v1/clients"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

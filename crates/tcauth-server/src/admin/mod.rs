@@ -1,32 +1,71 @@
 //! The admin API (CONTRACT.md §7): clients, users, and minting codes for a trusted identity app.
 //! Behind a bearer token compared in constant time; without a configured token it is 404.
+//! Failed authentications are limited per address ([`lockout`]), counted and logged.
 
 pub mod authorizations;
 pub mod clients;
+pub mod lockout;
 pub mod users;
 
 use crate::error::{json_response, ApiError};
+use crate::metrics::Metrics;
 use crate::state::{App, DbError};
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use tcauth_core::secret::ct_eq;
 use tcauth_core::validate::FieldError;
 
 /// Largest admin request body.
 pub const MAX_ADMIN_BODY: usize = 64 * 1024;
 
-/// Checks the admin bearer token before any admin handler runs.
+/// Checks the admin bearer token before any admin handler runs. An address with too many
+/// failures is answered 429 before its token is compared (a right token too: see
+/// [`lockout`]); a wrong or missing token is charged to the address, counted and logged (at
+/// most a line a second, with the address and the route, never the token).
 pub async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
     let Some(want) = &app.settings.admin_token else {
         return not_found("").into_response();
     };
-    let given = crate::oauth::userinfo::bearer(req.headers()).unwrap_or("");
-    if !ct_eq(given.as_bytes(), &want.0) {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("/admin", |p| p.as_str())
+        .to_string();
+    let hold = match app.admin_lockout.reserve(ip).await {
+        Ok(hold) => hold,
+        Err(retry_after) => {
+            Metrics::inc(&app.metrics.admin_locked_out);
+            Metrics::inc(&app.metrics.rate_limited);
+            if let Some(left_out) = app.admin_lockout.locked_log.allow(crate::now_ms()) {
+                tracing::warn!(
+                    %ip,
+                    %path,
+                    retry_after,
+                    left_out,
+                    "admin locked out: too many failed authentications from this address"
+                );
+            }
+            return ApiError::too_many_requests(retry_after).into_response();
+        }
+    };
+    let given = crate::oauth::userinfo::bearer(req.headers());
+    if !ct_eq(given.unwrap_or("").as_bytes(), &want.0) {
+        // The failure taken by `reserve` stays charged.
+        Metrics::inc(&app.metrics.admin_auth_failures);
+        if let Some(left_out) = app.admin_lockout.failure_log.allow(crate::now_ms()) {
+            let bearer = if given.is_some() { "wrong" } else { "missing" };
+            tracing::warn!(%ip, %path, bearer, left_out, "admin authentication failed");
+        }
         return ApiError {
             www_authenticate: Some("Bearer"),
             ..ApiError::oauth(
@@ -37,6 +76,7 @@ pub async fn guard(State(app): State<App>, req: Request, next: Next) -> Response
         }
         .into_response();
     }
+    app.admin_lockout.give_back(hold).await;
     next.run(req).await
 }
 
@@ -70,18 +110,47 @@ pub fn db_error(e: DbError) -> ApiError {
     }
 }
 
-/// Reads a JSON body into `T`; any fault is a 400 naming the field `body`.
+/// Reads a JSON body into `T`. A fault is a 400 naming the member at fault (CONTRACT.md §7):
+/// one of the wrong type or value (`scopes`, `redirect_uris[1]`, `rate_limit.burst`), a
+/// missing one, or an unknown one; `body` only when there is no member to name (not JSON, or
+/// not an object).
 pub async fn json_body<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<T, ApiError> {
     let bytes = crate::oauth::read_body(headers, body, MAX_ADMIN_BODY).await?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        field_error(FieldError::new(
-            "body",
-            crate::form::printable(&e.to_string(), 200),
-        ))
-    })
+    let message = |e: &serde_json::Error| crate::form::printable(&e.to_string(), 200);
+    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    let value = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| field_error(FieldError::new(field_of(&e), message(e.inner()))))?;
+    // Nothing but white space may follow the value.
+    de.end()
+        .map_err(|e| field_error(FieldError::new("body", message(&e))))?;
+    Ok(value)
+}
+
+/// The member a JSON fault is about, or `body`.
+fn field_of(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let inner = e.inner();
+    if !inner.is_data() {
+        return "body".into(); // syntax, truncation
+    }
+    let path = e.path().to_string();
+    let named = |prefix: &str| {
+        let m = inner.to_string();
+        let rest = m.strip_prefix(prefix)?;
+        let name = rest.split('`').next()?;
+        Some(name.to_string())
+    };
+    // An unknown member is the path's last segment already; a missing one is not.
+    let member = named("missing field `");
+    match (path.as_str(), member) {
+        (".", Some(m)) => m,
+        (".", None) => "body".into(),
+        (p, _) if p.starts_with('[') => "body".into(), // the body is an array
+        (p, Some(m)) => format!("{p}.{m}"),
+        (p, None) => p.to_string(),
+    }
 }
 
 pub fn created(body: serde_json::Value) -> Response {

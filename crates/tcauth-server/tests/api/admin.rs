@@ -97,9 +97,17 @@ async fn missing_or_wrong_token_is_401() {
         Some(ADMIN_TOKEN.to_string()),
         Some("Bearer wrong-token-wrong-token-wrong".to_string()),
     ];
-    for (m, p) in PATHS.iter().take(10) {
+    // Ten failures per address is the most that answer 401 (then 429: admin_lockout.rs), so
+    // each path's ten tries come from an address of their own.
+    for (i, (m, p)) in PATHS.iter().take(10).enumerate() {
+        let from =
+            crate::admin_lockout::client_from(std::net::Ipv4Addr::new(127, 0, 1, i as u8 + 1));
         for a in &auths {
-            let r = admin_with(&s, m, p, a.as_deref(), Some(json!({}))).await;
+            let mut rb = from.request(reqwest::Method::from_bytes(m.as_bytes()).unwrap(), s.url(p));
+            if let Some(a) = a {
+                rb = rb.header("authorization", a);
+            }
+            let r = rb.json(&json!({})).send().await.unwrap();
             let h = assert_json_error(r, 401, unauthorized()).await;
             assert_eq!(
                 header(&h, "www-authenticate"),
@@ -229,10 +237,23 @@ async fn client_validation_names_the_field() {
             with("rate_limit", json!({"per_second": 1, "burst": 0})),
             "rate_limit.burst",
         ),
-        (with("surprise", json!(1)), "body"),
-        (with("scopes", json!("openid")), "body"),
-        (json!({"name": "Shop"}), "body"),
+        // §7: a wrong member names itself, never `body`.
+        (with("surprise", json!(1)), "surprise"),
+        (with("scopes", json!("openid")), "scopes"),
+        (with("scopes", json!(["openid", 7])), "scopes[1]"),
+        (
+            with("redirect_uris", json!([REDIRECT_URI, null])),
+            "redirect_uris[1]",
+        ),
+        (with("name", json!(5)), "name"),
+        (
+            with("rate_limit", json!({"per_second": "1", "burst": 1})),
+            "rate_limit.per_second",
+        ),
+        (json!({"name": "Shop"}), "redirect_uris"),
+        // Not an object: there is no member to name.
         (json!([1, 2]), "body"),
+        (json!("Shop"), "body"),
     ];
     for (body, field) in cases {
         let r = s
@@ -407,9 +428,14 @@ async fn user_validation_names_the_field() {
             with("address", json!({"locality": "x".repeat(300)})),
             "address.locality",
         ),
-        (with("nickname", json!("x")), "body"),
-        (with("phone_number", json!(919876543210u64)), "body"),
-        (json!({"given_name": "x"}), "body"),
+        (with("nickname", json!("x")), "nickname"),
+        (with("phone_number", json!(919876543210u64)), "phone_number"),
+        (with("gender", json!(true)), "gender"),
+        (
+            with("address", json!({"locality": ["Pune"]})),
+            "address.locality",
+        ),
+        (json!({"given_name": "x"}), "phone_number"),
     ];
     for (body, field) in cases {
         let r = s.admin("POST", "/admin/v1/users", Some(body)).await;
@@ -552,7 +578,7 @@ async fn authorization_errors_name_the_field() {
     let r = s
         .authorize(&client, &sub, &["openid"], &ch, json!({"state": "x"}))
         .await;
-    assert_field_error(r, "body").await;
+    assert_field_error(r, "state").await;
     let r = s
         .admin(
             "POST",
@@ -588,4 +614,120 @@ async fn rate_limit_of_a_new_client_applies_at_once() {
     };
     assert_eq!(s.exchange(id, &bogus).await.status(), 403);
     assert_json_error(s.exchange(id, &bogus).await, 429, e_too_many()).await;
+}
+
+/// The exact 400 of a refused field.
+fn field_refused(field: &str, message: &str) -> Value {
+    json!({"error": "invalid_request", "error_description": format!("{field}: {message}"),
+        "field": field})
+}
+
+#[tokio::test]
+async fn registration_refuses_redirect_uris_it_cannot_mean() {
+    let s = TestServer::start().await;
+    let before = s.dump_tables();
+    let cases = [
+        (
+            "https://u:p@a.example/cb",
+            "must not contain user information (user:password@)",
+        ),
+        (
+            "https://a.example/cb#top",
+            "must not contain a fragment (#)",
+        ),
+        (
+            "http://example.com/cb",
+            "http is allowed only on the loopback hosts 127.0.0.1 and [::1]; use https",
+        ),
+        (
+            "http://localhost:8080/cb",
+            "http is allowed only on the loopback hosts 127.0.0.1 and [::1]; use https",
+        ),
+        (
+            "javascript:alert(1)",
+            "the javascript scheme is not allowed",
+        ),
+        (
+            "/cb",
+            "must be an absolute URI, e.g. https://app.example/callback",
+        ),
+        (
+            "myapp:/cb",
+            "must be https, http on a loopback host, or a private-use scheme in reverse \
+             domain form such as com.example.app (RFC 8252 §7.1)",
+        ),
+    ];
+    for (uri, message) in cases {
+        // Alone, and after a good one: the field names the position.
+        for (uris, field) in [
+            (json!([uri]), "redirect_uris[0]"),
+            (json!([REDIRECT_URI, uri]), "redirect_uris[1]"),
+        ] {
+            let body = json!({"name": "Shop", "redirect_uris": uris, "scopes": ["openid"],
+                "grant_types": ["authorization_code"]});
+            let r = s.admin("POST", "/admin/v1/clients", Some(body)).await;
+            assert_json_error(r, 400, field_refused(field, message)).await;
+        }
+    }
+    // Nothing was written.
+    let (_, _, list) = json_of(s.admin("GET", "/admin/v1/clients", None).await).await;
+    assert_eq!(list["clients"], json!([]));
+    assert_eq!(s.dump_tables(), before);
+    // The forms that are meant are accepted.
+    let v = s
+        .create_client_json(json!({"name": "Native", "redirect_uris": [
+            "https://a.example/cb?x=1", "http://127.0.0.1:9999/cb", "http://[::1]/cb",
+            "com.example.app:/oauth2redirect"],
+            "scopes": ["openid"], "grant_types": ["authorization_code"]}))
+        .await;
+    assert_eq!(
+        v["redirect_uris"],
+        json!([
+            "https://a.example/cb?x=1",
+            "http://127.0.0.1:9999/cb",
+            "http://[::1]/cb",
+            "com.example.app:/oauth2redirect"
+        ])
+    );
+}
+
+#[tokio::test]
+async fn registration_refuses_profiles_it_cannot_mean() {
+    let s = TestServer::start().await;
+    let before = s.dump_tables();
+    let with = |k: &str, v: Value| {
+        let mut b = full_profile(PHONE);
+        b[k] = v;
+        b
+    };
+    let cases = [
+        (
+            with("gender", json!("attack")),
+            "gender",
+            "must be female, male or other",
+        ),
+        (
+            with("picture", json!("http://img.example/a.png")),
+            "picture",
+            "must be an https URL, e.g. https://app.example/path",
+        ),
+        (
+            with("picture", json!("https://u:p@img.example/a.png")),
+            "picture",
+            "must not contain user information (user:password@)",
+        ),
+        (
+            with("picture", json!("/a.png")),
+            "picture",
+            "must be an https URL, e.g. https://app.example/path",
+        ),
+    ];
+    for (body, field, message) in cases {
+        let r = s.admin("POST", "/admin/v1/users", Some(body)).await;
+        assert_json_error(r, 400, field_refused(field, message)).await;
+    }
+    assert_eq!(s.dump_tables(), before, "nothing was written");
+    // Gender is stored in lower case.
+    let u = s.create_user_json(with("gender", json!("Other"))).await;
+    assert_eq!(u["gender"], "other");
 }

@@ -68,7 +68,7 @@ async fn the_admin_api_sets_validates_and_clears_branding() {
             json!({"terms_url": "https://shop.example/\"><b>"}),
             "terms_url",
         ),
-        (json!({"logo": "x"}), "body"),
+        (json!({"logo": "x"}), "logo"),
     ] {
         let (st, v) = put_branding(&s, &s.client_id, body.clone()).await;
         assert_eq!((st, v["field"].as_str()), (400, Some(field)), "{body}: {v}");

@@ -102,7 +102,8 @@ pub struct CreateArgs {
     /// Name shown to users on the consent page
     #[arg(long)]
     pub name: String,
-    /// A redirect URI (repeatable): https, http on 127.0.0.1/localhost/[::1], or an app's scheme
+    /// A redirect URI (repeatable): https, http on 127.0.0.1 or [::1], or an app's private-use
+    /// scheme such as com.example.app:/oauth2redirect
     #[arg(long = "redirect-uri", value_name = "URI", required = true)]
     pub redirect_uris: Vec<String>,
     /// Scopes the client may request (repeatable, or separated by spaces or commas):
