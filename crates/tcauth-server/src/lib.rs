@@ -92,7 +92,7 @@ pub async fn build(settings: Settings, store: Arc<dyn Store>) -> Result<App, Ser
             settings.otp_send_limits,
             &settings.secret.0,
         )),
-        None => otp::SendLimiter::Local(otp::SendLimits::new(settings.otp_send_limits)),
+        None => otp::SendLimiter::Local(Box::new(otp::SendLimits::new(settings.otp_send_limits))),
     };
     let otp = otp::OtpService::new(&settings, send_limits).map_err(ServeError::Settings)?;
     let signer = signer::SignerPool::per_core()?;

@@ -152,7 +152,7 @@ impl Ticket {
 
 /// The send limits the server uses: in this process, or shared in Redis.
 pub enum SendLimiter {
-    Local(SendLimits),
+    Local(Box<SendLimits>),
     Shared(SharedSends),
 }
 
