@@ -50,7 +50,7 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// Longest request target (path and query) answered; longer is 414. `/v1/auth` with the
@@ -326,9 +326,14 @@ async fn connection(
     });
     let conn = http.serve_connection(io, svc);
     tokio::pin!(conn);
+    // One timer per connection, armed never later than the earliest deadline that can arise
+    // before it fires: the current one, and at most `header_read_timeout` ahead (a head that
+    // begins meanwhile is due no sooner). So a head's start needs no wake-up, and a request
+    // on a kept-alive connection costs no timer work at all (BENCHMARKS.md, issue 15).
+    let sleep = tokio::time::sleep_until(activity.next_check(&limits));
+    tokio::pin!(sleep);
     let mut draining = false;
     loop {
-        let (at, why) = activity.deadline(&limits);
         tokio::select! {
             r = conn.as_mut() => {
                 if let Err(e) = r {
@@ -340,14 +345,14 @@ async fn connection(
                 draining = true;
                 conn.as_mut().graceful_shutdown();
             }
-            _ = activity.wake.notified() => {}
-            _ = tokio::time::sleep_until(at) => {
-                if let Some(why) = why {
-                    if activity.deadline(&limits) == (at, Some(why)) {
+            _ = &mut sleep => {
+                if let (at, Some(why)) = activity.deadline(&limits) {
+                    if at <= Instant::now() {
                         admitted.conns.closed(why);
                         break;
                     }
                 }
+                sleep.as_mut().reset(activity.next_check(&limits));
             }
         }
     }
@@ -362,8 +367,6 @@ struct Activity {
     head_since: AtomicU64,
     /// Requests handed to the router whose answer is not ready.
     in_progress: AtomicU32,
-    /// Woken when a head begins (its deadline may be earlier than the one waited for).
-    wake: Notify,
 }
 
 const NO_HEAD: u64 = u64::MAX;
@@ -375,7 +378,6 @@ impl Activity {
             last_io: AtomicU64::new(0),
             head_since: AtomicU64::new(0),
             in_progress: AtomicU32::new(0),
-            wake: Notify::new(),
         }
     }
 
@@ -388,12 +390,21 @@ impl Activity {
         self.last_io.store(now, Relaxed);
         if self.in_progress.load(Relaxed) == 0 && self.head_since.load(Relaxed) == NO_HEAD {
             self.head_since.store(now, Relaxed);
-            self.wake.notify_one();
         }
     }
 
     fn wrote(&self) {
         self.last_io.store(self.now(), Relaxed);
+    }
+
+    /// When to look at the connection again: its deadline, but no later than
+    /// `header_read_timeout` from now (the deadline of a head that would begin now).
+    fn next_check(&self, limits: &ConnectionLimits) -> Instant {
+        let soonest_head = Instant::now() + limits.header_read_timeout;
+        match self.deadline(limits) {
+            (at, Some(_)) => at.min(soonest_head),
+            (_, None) => soonest_head,
+        }
     }
 
     /// When the connection times out, and why (`None`: a request is in progress; look again
@@ -626,6 +637,9 @@ mod tests {
         let (at, why) = a.deadline(&limits);
         assert_eq!(why, Some(Closed::IdleTimeout));
         assert!(at >= a.born + limits.idle_timeout);
+        // Idle: looked at again within a header timeout, not only at the idle deadline.
+        let next = a.next_check(&limits);
+        assert!(next < at && next <= Instant::now() + limits.header_read_timeout);
         a.read(); // the next head begins
         assert_eq!(a.deadline(&limits).1, Some(Closed::HeaderTimeout));
     }
