@@ -76,12 +76,14 @@ pub async fn json_body<T: DeserializeOwned>(
     body: Body,
 ) -> Result<T, ApiError> {
     let bytes = crate::oauth::read_body(headers, body, MAX_ADMIN_BODY).await?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        field_error(FieldError::new(
-            "body",
-            crate::form::printable(&e.to_string(), 200),
-        ))
-    })
+    parse_json(&bytes).map_err(field_error)
+}
+
+/// Parses an admin request body into `T`; any fault names the field `body` (the fuzz target
+/// `admin_json` enters here).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| FieldError::new("body", crate::form::printable(&e.to_string(), 200)))
 }
 
 pub fn created(body: serde_json::Value) -> Response {
