@@ -20,10 +20,14 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 # cargo-fuzz passes flags that stable rustc takes only with RUSTC_BOOTSTRAP; the targets are
-# built without a sanitizer (no nightly here, and the crates forbid unsafe code), with debug
-# assertions and overflow checks on (cargo-fuzz's default).
+# built optimised, without a sanitizer (no nightly here, and the crates forbid unsafe code),
+# with debug assertions and overflow checks on (-a). FUZZ_TARGET_DIR moves the build out of
+# fuzz/target (CI keeps it across runs on the same machine).
 export RUSTC_BOOTSTRAP=1
-flags=(--sanitizer none)
+flags=(--sanitizer none -a)
+if [ -n "${FUZZ_TARGET_DIR:-}" ]; then
+  flags+=(--target-dir "$FUZZ_TARGET_DIR")
+fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "fuzz: installing cargo-fuzz (cargo install --locked cargo-fuzz, about 1.5 minutes)"
