@@ -6,7 +6,7 @@
 
 use axum::http::{header::COOKIE, HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use tcauth_server::pages::session::{read_with, seal_bytes, Interaction, Missing};
+use tcauth_server::pages::session::{read_with, seal_bytes, Interaction, Missing, MAX_COOKIE};
 
 const SECRET: &[u8] = b"fuzz-secret-fuzz-secret-fuzz-secret!";
 const NAME: &str = "tcauth_interaction";
@@ -43,8 +43,12 @@ fuzz_target!(|data: &[u8]| {
             let json = serde_json::to_vec(&ix).expect("an interaction serialises");
             let again = seal_bytes(SECRET, NAME, json.clone());
             let h = cookie(format!("{NAME}={again}").as_bytes()).unwrap();
-            let back = read_with(SECRET, NAME, &h, NOW).expect("a re-sealed interaction opens");
-            assert_eq!(serde_json::to_vec(&back).unwrap(), json);
+            // Re-serialised, it may be longer (absent optional fields come back as nulls)
+            // and so past the longest cookie that is read.
+            if again.len() <= MAX_COOKIE {
+                let back = read_with(SECRET, NAME, &h, NOW).expect("a re-sealed interaction opens");
+                assert_eq!(serde_json::to_vec(&back).unwrap(), json);
+            }
             // Under another secret or another cookie name it does not open.
             assert!(read_with(b"another-secret-another-secret-!!", NAME, &h, NOW).is_err());
         }
@@ -54,7 +58,7 @@ fuzz_target!(|data: &[u8]| {
         Err(Missing::Absent) => {
             // Not an interaction, or its cookie is too long.
             assert!(
-                want.is_none() || sealed.len() > 4000,
+                want.is_none() || sealed.len() > MAX_COOKIE,
                 "an interaction did not open"
             );
         }
