@@ -47,6 +47,13 @@ pub fn parse(input: &str, country: Option<&str>) -> Result<Phone, PhoneError> {
         return Err(PhoneError::Invalid);
     }
     let e164 = n.format().mode(Mode::E164).to_string();
+    // The E.164 form is what is stored and parsed again, so it must be valid on its own: with
+    // a country given, the parser can call a number valid that is not without it
+    // (`+78168167674` with IN; found by the `phone` fuzz target).
+    let n = match phonenumber::parse(None, &e164) {
+        Ok(again) if phonenumber::is_valid(&again) => again,
+        _ => return Err(PhoneError::Invalid),
+    };
     let country = n
         .country()
         .id()
@@ -129,5 +136,14 @@ mod tests {
         assert_eq!(calling_code("IN"), Some(91));
         assert_eq!(calling_code("GB"), Some(44));
         assert_eq!(calling_code("XX"), None);
+    }
+
+    #[test]
+    fn accepted_numbers_reparse_to_themselves() {
+        // Found by the `phone` fuzz target: valid with the IN hint, invalid as its E.164.
+        assert_eq!(parse("+78168167674", Some("IN")), Err(PhoneError::Invalid));
+        assert_eq!(parse("+78168167674", None), Err(PhoneError::Invalid));
+        let p = parse("98765 43210", Some("IN")).unwrap();
+        assert_eq!(parse(&p.e164, None), Ok(p));
     }
 }

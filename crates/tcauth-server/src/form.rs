@@ -21,6 +21,11 @@ impl Form {
     pub fn non_empty(&self, name: &str) -> Option<&str> {
         self.get(name).filter(|v| !v.is_empty())
     }
+
+    /// Every parameter, in the order of the body (names are unique and non-empty).
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
 }
 
 /// Checks that the request says it is a UTF-8 form (a `charset` parameter may say UTF-8).

@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
-use tcauth_core::model::{AuthCode, UserStatus};
+use tcauth_core::model::{AuthCode, Client, UserStatus};
 use tcauth_core::secret::{new_ordered_id, new_token, TokenHash};
 use tcauth_core::validate::FieldError;
 use tcauth_core::{pkce, ScopeSet};
@@ -30,6 +30,55 @@ pub struct NewAuthorization {
 
 const MAX_NONCE: usize = 512;
 
+impl NewAuthorization {
+    /// The `sub` as a number.
+    pub fn sub(&self) -> Result<i64, FieldError> {
+        self.sub
+            .parse::<i64>()
+            .map_err(|_| FieldError::new("sub", "must be a user's sub (a decimal string)"))
+    }
+
+    /// The checks after the client and the user are found: the scopes (returned), the PKCE
+    /// challenge, the nonce and the redirect URI, in that order.
+    pub fn check(&self, client: &Client) -> Result<ScopeSet, FieldError> {
+        let bad = |f: &str, m: &str| FieldError::new(f, m);
+        let scopes =
+            ScopeSet::from_names(&self.scopes).map_err(|e| bad("scopes", &e.to_string()))?;
+        if scopes.is_empty() || !scopes.is_subset_of(client.scopes) {
+            return Err(bad(
+                "scopes",
+                &format!(
+                    "must be a non-empty subset of the client's scopes ({})",
+                    client.scopes
+                ),
+            ));
+        }
+        if !pkce::is_well_formed(&self.code_challenge) {
+            return Err(bad(
+                "code_challenge",
+                "must be 43–128 characters of [A-Za-z0-9-._~]",
+            ));
+        }
+        if self.code_challenge_method != "S256" {
+            return Err(bad("code_challenge_method", "must be S256"));
+        }
+        if let Some(n) = &self.nonce {
+            if n.is_empty() || n.len() > MAX_NONCE || n.chars().any(char::is_control) {
+                return Err(bad("nonce", "must be 1–512 printable characters"));
+            }
+        }
+        if let Some(u) = &self.redirect_uri {
+            if !client.redirect_uris.contains(u) {
+                return Err(bad(
+                    "redirect_uri",
+                    "is not one of the client's registered redirect URIs",
+                ));
+            }
+        }
+        Ok(scopes)
+    }
+}
+
 pub async fn create(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
     respond(
         async {
@@ -40,10 +89,7 @@ pub async fn create(State(app): State<App>, headers: HeaderMap, body: Body) -> R
                 .await
                 .map_err(db_error)?
                 .ok_or_else(|| bad("client_id", "no such client"))?;
-            let sub = req
-                .sub
-                .parse::<i64>()
-                .map_err(|_| bad("sub", "must be a user's sub (a decimal string)"))?;
+            let sub = req.sub().map_err(field_error)?;
             let user = app
                 .db(app.store.get_user(sub))
                 .await
@@ -52,39 +98,7 @@ pub async fn create(State(app): State<App>, headers: HeaderMap, body: Body) -> R
             if user.status != UserStatus::Active {
                 return Err(bad("sub", "the user is blocked"));
             }
-            let scopes =
-                ScopeSet::from_names(&req.scopes).map_err(|e| bad("scopes", &e.to_string()))?;
-            if scopes.is_empty() || !scopes.is_subset_of(client.scopes) {
-                return Err(bad(
-                    "scopes",
-                    &format!(
-                        "must be a non-empty subset of the client's scopes ({})",
-                        client.scopes
-                    ),
-                ));
-            }
-            if !pkce::is_well_formed(&req.code_challenge) {
-                return Err(bad(
-                    "code_challenge",
-                    "must be 43–128 characters of [A-Za-z0-9-._~]",
-                ));
-            }
-            if req.code_challenge_method != "S256" {
-                return Err(bad("code_challenge_method", "must be S256"));
-            }
-            if let Some(n) = &req.nonce {
-                if n.is_empty() || n.len() > MAX_NONCE || n.chars().any(char::is_control) {
-                    return Err(bad("nonce", "must be 1–512 printable characters"));
-                }
-            }
-            if let Some(u) = &req.redirect_uri {
-                if !client.redirect_uris.contains(u) {
-                    return Err(bad(
-                        "redirect_uri",
-                        "is not one of the client's registered redirect URIs",
-                    ));
-                }
-            }
+            let scopes = req.check(&client).map_err(field_error)?;
             let now = crate::now();
             let code = new_token(crate::now_ms());
             let ttl = app.settings.code_ttl.as_secs();

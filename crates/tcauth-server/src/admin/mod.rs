@@ -119,13 +119,18 @@ pub async fn json_body<T: DeserializeOwned>(
     body: Body,
 ) -> Result<T, ApiError> {
     let bytes = crate::oauth::read_body(headers, body, MAX_ADMIN_BODY).await?;
+    parse_json(&bytes).map_err(field_error)
+}
+
+/// Parses an admin request body into `T`; a fault names the member it is about (`scopes[1]`,
+/// `rate_limit.per_second`), or `body` (the fuzz target `admin_json` enters here).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
     let message = |e: &serde_json::Error| crate::form::printable(&e.to_string(), 200);
-    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de)
-        .map_err(|e| field_error(FieldError::new(field_of(&e), message(e.inner()))))?;
+        .map_err(|e| FieldError::new(field_of(&e), message(e.inner())))?;
     // Nothing but white space may follow the value.
-    de.end()
-        .map_err(|e| field_error(FieldError::new("body", message(&e))))?;
+    de.end().map_err(|e| FieldError::new("body", message(&e)))?;
     Ok(value)
 }
 

@@ -8,6 +8,7 @@ use super::codes::{self, Checked, LoginCodes, SendFailure};
 use super::phone::wait_words;
 use super::session::{Notice, Stage};
 use super::{error, html, load, load_post, Chrome, Ctx};
+use crate::form::Form;
 use crate::state::{App, AppState};
 use askama::Template;
 use axum::body::Body;
@@ -75,12 +76,7 @@ pub async fn submit(State(app): State<App>, headers: HeaderMap, body: Body) -> R
     let (Some(challenge), Some(e164)) = (ctx.ix.challenge.clone(), ctx.ix.phone.clone()) else {
         return error::no_session(&app);
     };
-    let code: String = form
-        .get("code")
-        .unwrap_or("")
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .collect();
+    let code = entered_code(&form);
     if !tcauth_core::otp::is_well_formed(&code) {
         let msg = "Enter the 6-digit code from the text message.";
         return render(&app, &ctx, StatusCode::BAD_REQUEST, Some(msg.into()));
@@ -142,6 +138,15 @@ pub async fn submit(State(app): State<App>, headers: HeaderMap, body: Body) -> R
         Err(e) => return error::db(&app, e),
     }
     ctx.advance(&app)
+}
+
+/// The code as typed, without the spaces and dashes people put in it.
+pub fn entered_code(form: &Form) -> String {
+    form.get("code")
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect()
 }
 
 pub async fn resend(

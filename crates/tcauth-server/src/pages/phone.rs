@@ -8,6 +8,7 @@ use super::codes::{self, LoginCodes, SendFailure};
 use super::countries::{self, Country};
 use super::session::Stage;
 use super::{html, load, load_post, Chrome, Ctx};
+use crate::form::Form;
 use crate::state::{App, AppState};
 use askama::Template;
 use axum::body::Body;
@@ -84,11 +85,7 @@ pub async fn submit(
     if !allowed(ctx.ix.stage) {
         return super::see_other(ctx.ix.stage.path(), None);
     }
-    let country = form
-        .non_empty("country")
-        .filter(|c| phone::is_known_country(c))
-        .unwrap_or(&app.settings.default_country)
-        .to_string();
+    let country = chosen_country(&form, &app.settings.default_country).to_string();
     let input = form.get("phone").unwrap_or("").trim();
     let number = match tcauth_core::otp::parse_sms_number(input, Some(&country)) {
         Ok(p) => p,
@@ -158,6 +155,13 @@ pub async fn submit(
             r
         }
     }
+}
+
+/// The form's `country` when the phone-number data knows it, else `default`.
+pub fn chosen_country<'a>(form: &'a Form, default: &'a str) -> &'a str {
+    form.non_empty("country")
+        .filter(|c| phone::is_known_country(c))
+        .unwrap_or(default)
 }
 
 fn country_name(code: &str) -> &'static str {

@@ -175,28 +175,35 @@ pub fn is_https(app: &AppState) -> bool {
     app.settings.issuer.starts_with("https://")
 }
 
-fn key(app: &AppState) -> LessSafeKey {
-    let k = hmac_sha256(&app.settings.secret.0, b"tcauth/v1/interaction");
+fn key(secret: &[u8]) -> LessSafeKey {
+    let k = hmac_sha256(secret, b"tcauth/v1/interaction");
     LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &k).expect("32-byte key"))
 }
 
 /// `base64url(nonce ‖ AES-256-GCM(json))`, the cookie name as associated data.
 pub fn seal(app: &AppState, ix: &Interaction) -> String {
-    let mut buf = serde_json::to_vec(ix).expect("an interaction serialises");
+    let json = serde_json::to_vec(ix).expect("an interaction serialises");
+    seal_bytes(&app.settings.secret.0, cookie_name(app), json)
+}
+
+/// `base64url(nonce ‖ AES-256-GCM(plain))` under the key of `secret`, `name` as associated
+/// data: the sealing of [`seal`], for any plaintext (the fuzz target `session_cookie` seals
+/// hostile JSON with it to reach the parsing behind the authentication).
+pub fn seal_bytes(secret: &[u8], name: &str, mut plain: Vec<u8>) -> String {
     let nonce = random_bytes::<12>();
-    key(app)
+    key(secret)
         .seal_in_place_append_tag(
             Nonce::assume_unique_for_key(nonce),
-            Aad::from(cookie_name(app).as_bytes()),
-            &mut buf,
+            Aad::from(name.as_bytes()),
+            &mut plain,
         )
         .expect("AES-GCM seal cannot fail for in-range lengths");
     let mut out = nonce.to_vec();
-    out.extend_from_slice(&buf);
+    out.extend_from_slice(&plain);
     URL_SAFE_NO_PAD.encode(out)
 }
 
-fn open(app: &AppState, value: &str) -> Option<Interaction> {
+fn open(secret: &[u8], name: &str, value: &str) -> Option<Interaction> {
     if value.len() > MAX_COOKIE {
         return None;
     }
@@ -207,15 +214,25 @@ fn open(app: &AppState, value: &str) -> Option<Interaction> {
     let (nonce, ct) = raw.split_at(12);
     let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
     let mut buf = ct.to_vec();
-    let plain = key(app)
-        .open_in_place(nonce, Aad::from(cookie_name(app).as_bytes()), &mut buf)
+    let plain = key(secret)
+        .open_in_place(nonce, Aad::from(name.as_bytes()), &mut buf)
         .ok()?;
     serde_json::from_slice(plain).ok()
 }
 
 /// The interaction of this request, if its cookie opens and has not expired.
 pub fn read(app: &AppState, headers: &HeaderMap, now: i64) -> Result<Interaction, Missing> {
-    let name = cookie_name(app);
+    read_with(&app.settings.secret.0, cookie_name(app), headers, now)
+}
+
+/// [`read`] with the server secret and the cookie name given (the fuzz target
+/// `session_cookie` enters here).
+pub fn read_with(
+    secret: &[u8],
+    name: &str,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<Interaction, Missing> {
     let mut expired = false;
     for value in headers
         .get_all(header::COOKIE)
@@ -226,7 +243,7 @@ pub fn read(app: &AppState, headers: &HeaderMap, now: i64) -> Result<Interaction
         .filter(|(k, _)| *k == name)
         .map(|(_, v)| v.trim())
     {
-        match open(app, value) {
+        match open(secret, name, value) {
             Some(ix) if ix.expires_at > now => return Ok(ix),
             Some(_) => expired = true,
             None => {}

@@ -1,0 +1,126 @@
+//! The admin API's JSON bodies, from bytes: `admin::parse_json` (what `json_body` runs) into
+//! each request type, then its validation, as the handlers do. Every error names a field of
+//! that request (or `body` for JSON that does not fit), and what validates renders as JSON.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tcauth_core::model::{Client, GrantType};
+use tcauth_core::validate::{FieldError, NewBranding, NewClient, NewUser};
+use tcauth_core::ScopeSet;
+use tcauth_server::admin::{authorizations::NewAuthorization, clients, parse_json, users};
+
+const BRANDING: &[&str] = &[
+    "heading",
+    "button_text",
+    "button_color",
+    "button_shape",
+    "privacy_url",
+    "terms_url",
+];
+const CLIENT: &[&str] = &[
+    "name",
+    "redirect_uris",
+    "scopes",
+    "grant_types",
+    "rate_limit.per_second",
+    "rate_limit.burst",
+];
+const USER: &[&str] = &[
+    "phone_number",
+    "given_name",
+    "family_name",
+    "email",
+    "picture",
+    "gender",
+    "address.street_address",
+    "address.locality",
+    "address.region",
+    "address.postal_code",
+    "address.country",
+];
+const AUTHORIZATION: &[&str] = &[
+    "sub",
+    "scopes",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+    "redirect_uri",
+];
+
+/// The error names `body`, one of `fields`, an element of one (`redirect_uris[1]`), an object
+/// holding some (`rate_limit`, `address`, `branding`, `branding.*` for clients), or the unknown
+/// member the message is about.
+fn names_a_field(e: &FieldError, fields: &[&str], client: bool) {
+    let f = e.field.as_str();
+    let base = match f.strip_suffix(']').and_then(|r| r.rsplit_once('[')) {
+        Some((name, i)) if i.parse::<usize>().is_ok() => name,
+        _ => f,
+    };
+    let known = |name: &str, list: &[&str]| {
+        list.contains(&name) || list.iter().any(|k| k.starts_with(&format!("{name}.")))
+    };
+    let ok = f == "body"
+        || known(base, fields)
+        || (client
+            && (base == "branding"
+                || base
+                    .strip_prefix("branding.")
+                    .is_some_and(|b| BRANDING.contains(&b))))
+        || e.message.contains(&format!("unknown field `{}`", f.rsplit('.').next().unwrap_or(f)));
+    assert!(ok, "error names no field of the request: {e}");
+    assert!(!e.message.is_empty(), "error without a message: {e}");
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&which, body)) = data.split_first() else {
+        return;
+    };
+    match which % 4 {
+        0 => match parse_json::<NewClient>(body).and_then(|n| n.validate("id".into(), 7)) {
+            Ok(c) => {
+                assert_eq!(c.client_id, "id");
+                assert!(!c.scopes.is_empty() && !c.grant_types.is_empty());
+                assert!(!c.redirect_uris.is_empty());
+                let _ = clients::to_json(&c);
+            }
+            Err(e) => names_a_field(&e, CLIENT, true),
+        },
+        1 => match parse_json::<NewUser>(body).and_then(|n| n.validate(42, 7)) {
+            Ok(u) => {
+                // The number was normalised: it parses again to itself.
+                let p =
+                    tcauth_core::phone::parse(&u.phone_e164, None).expect("a stored number parses");
+                assert_eq!(p.e164, u.phone_e164);
+                let _ = users::to_json(&u);
+            }
+            Err(e) => names_a_field(&e, USER, false),
+        },
+        2 => match parse_json::<NewBranding>(body).and_then(|n| n.validate()) {
+            Ok(b) => {
+                let _ = serde_json::to_value(&b).expect("branding serialises");
+            }
+            Err(e) => names_a_field(&e, BRANDING, false),
+        },
+        _ => {
+            // The handler looks up the client and the user between `sub` and `check`; here
+            // the client is a fixed one.
+            let client = Client {
+                client_id: "id".into(),
+                name: "App".into(),
+                redirect_uris: vec!["https://app.example/cb".into()],
+                scopes: ScopeSet::parse("openid profile phone").unwrap(),
+                grant_types: vec![GrantType::AuthorizationCode],
+                rate_limit: None,
+                created_at: 0,
+                branding: None,
+            };
+            match parse_json::<NewAuthorization>(body).and_then(|r| {
+                r.sub()?;
+                r.check(&client)
+            }) {
+                Ok(s) => assert!(!s.is_empty() && s.is_subset_of(client.scopes)),
+                Err(e) => names_a_field(&e, AUTHORIZATION, false),
+            }
+        }
+    }
+});
