@@ -127,8 +127,13 @@ pub async fn json_body<T: DeserializeOwned>(
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
     let message = |e: &serde_json::Error| crate::form::printable(&e.to_string(), 200);
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de)
-        .map_err(|e| FieldError::new(field_of(&e), message(e.inner())))?;
+    // The path echoes the client's member names: printable, and as short as the message.
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        FieldError::new(
+            crate::form::printable(&field_of(&e), 200),
+            message(e.inner()),
+        )
+    })?;
     // Nothing but white space may follow the value.
     de.end().map_err(|e| FieldError::new("body", message(&e)))?;
     Ok(value)

@@ -221,6 +221,7 @@ async fn client_validation_names_the_field() {
         b[k] = v;
         b
     };
+    let cut = "k".repeat(200);
     let cases: Vec<(Value, &str)> = vec![
         (with("name", json!("")), "name"),
         (with("name", json!("x".repeat(200))), "name"),
@@ -251,6 +252,15 @@ async fn client_validation_names_the_field() {
             "rate_limit.per_second",
         ),
         (json!({"name": "Shop"}), "redirect_uris"),
+        // An unknown member under an object is named by its path, dots in its name and all
+        // (found by the admin_json fuzz target).
+        (
+            with("branding", json!({"heading": "Hi", "grant_types.12": 1})),
+            "branding.grant_types.12",
+        ),
+        // A member's name is echoed printable and cut at 200 characters.
+        (with("a\u{7}b", json!(1)), "a?b"),
+        (with(&"k".repeat(5000), json!(1)), &cut),
         // Not an object: there is no member to name.
         (json!([1, 2]), "body"),
         (json!("Shop"), "body"),
