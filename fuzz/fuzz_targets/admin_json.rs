@@ -39,6 +39,7 @@ const USER: &[&str] = &[
     "address.country",
 ];
 const AUTHORIZATION: &[&str] = &[
+    "client_id",
     "sub",
     "scopes",
     "code_challenge",
