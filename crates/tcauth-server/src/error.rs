@@ -1,10 +1,24 @@
-//! One error type for every JSON endpoint: the contract's exact status, body and headers.
-//! Internals never reach the body; they go to the log.
+//! The one error path from the store and the domain to HTTP.
+//!
+//! - [`ApiError`]: every JSON endpoint's answer on failure, with the contract's exact status,
+//!   body and headers. Internals never reach the body; they go to the log.
+//! - [`TokenError`] (the grants' domain errors, which a [`StoreError`] becomes in
+//!   `tcauth-store`) into [`ApiError`]: the token endpoint's rows.
+//! - [`Surface`]: what a store failure reads as on each surface (OAuth, userinfo, verification,
+//!   admin, the sign-in pages), and [`store_failure`], the one place that tells a
+//!   [`StoreError`]'s kinds apart. The JSON surfaces return [`SurfaceError`]s, so `?` on a
+//!   store call gives the surface's contract body by construction; a new endpoint picks its
+//!   surface and gets correct 500 and 503 answers.
+//!
+//! This module depends on no surface: each surface implements [`Surface`] next to its other
+//! bodies.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
+use std::marker::PhantomData;
 use tcauth_core::TokenError;
+use tcauth_store::StoreError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -150,6 +164,82 @@ impl IntoResponse for ApiError {
         resp
     }
 }
+
+/// A surface's reading of a store failure: the answers its contract gives an outage (timed
+/// out or unreachable, already logged by `AppState::db`), a bug or corrupt data (logged here)
+/// and, where a request can cause one, a broken uniqueness rule.
+pub trait Surface {
+    /// What a failure renders as: an [`ApiError`] for the JSON surfaces.
+    type Answer;
+    /// Names the surface in the log.
+    const NAME: &'static str;
+    fn unavailable() -> Self::Answer;
+    fn internal() -> Self::Answer;
+    /// `None` (the default): a conflict cannot come from a request here, so it is a bug.
+    fn conflict(_message: &str) -> Option<Self::Answer> {
+        None
+    }
+}
+
+/// The one match over [`StoreError`]: what `e` reads as on surface `S`.
+pub fn store_failure<S: Surface>(e: StoreError) -> S::Answer {
+    let internal = |m: &str| {
+        tracing::error!(surface = S::NAME, error = %m, "store failure");
+        S::internal()
+    };
+    match e {
+        StoreError::Unavailable(_) => S::unavailable(),
+        StoreError::Conflict(m) => S::conflict(&m).unwrap_or_else(|| internal(&m)),
+        StoreError::Internal(m) => internal(&m),
+    }
+}
+
+/// A JSON surface's error: an [`ApiError`] that a [`StoreError`] becomes through `S`, so a
+/// handler returning `Result<_, SurfaceError<S>>` writes `?` after a store call and never
+/// matches the failure itself.
+pub struct SurfaceError<S>(pub ApiError, PhantomData<fn() -> S>);
+
+impl<S> std::fmt::Debug for SurfaceError<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<S> From<ApiError> for SurfaceError<S> {
+    fn from(e: ApiError) -> Self {
+        SurfaceError(e, PhantomData)
+    }
+}
+
+impl<S: Surface<Answer = ApiError>> From<StoreError> for SurfaceError<S> {
+    fn from(e: StoreError) -> Self {
+        SurfaceError(store_failure::<S>(e), PhantomData)
+    }
+}
+
+impl<S> IntoResponse for SurfaceError<S> {
+    fn into_response(self) -> Response {
+        self.0.into_response()
+    }
+}
+
+/// The OAuth endpoints' reading (revoke; the token endpoint's grants go through
+/// [`TokenError`] to the same bodies): 503 `temporarily_unavailable` with `Retry-After`, 500
+/// `server_error`. RFC 7009 §2.2.1: on a 503 the client must assume the token still exists.
+pub enum OAuth {}
+
+impl Surface for OAuth {
+    type Answer = ApiError;
+    const NAME: &'static str = "oauth";
+    fn unavailable() -> ApiError {
+        ApiError::unavailable()
+    }
+    fn internal() -> ApiError {
+        ApiError::server_error()
+    }
+}
+
+pub type OAuthError = SurfaceError<OAuth>;
 
 /// A JSON response with `Content-Type: application/json`.
 pub fn json_response<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {

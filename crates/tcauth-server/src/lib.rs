@@ -6,12 +6,15 @@
 //! the one error type that renders the contract's exact bodies.
 
 pub mod admin;
+pub mod db;
 pub mod error;
 pub mod form;
 pub mod grants;
+pub mod ip;
 pub mod keys;
 pub mod limiter;
 pub mod listener;
+pub mod lockout;
 pub mod metrics;
 pub mod oauth;
 pub mod ops;
@@ -22,6 +25,7 @@ pub mod settings;
 pub mod shared;
 pub mod signer;
 pub mod state;
+pub mod throttle;
 pub mod verification;
 
 pub use settings::{Secret, Settings};
@@ -96,17 +100,22 @@ pub async fn build(settings: Settings, store: Arc<dyn Store>) -> Result<App, Ser
     };
     let otp = otp::OtpService::new(&settings, send_limits).map_err(ServeError::Settings)?;
     let signer = signer::SignerPool::per_core()?;
+    let store_calls = db::StoreCalls::new(
+        store.clone(),
+        settings.store_timeout,
+        metrics.store_failures.clone(),
+    );
     let app = Arc::new(AppState {
         discovery: oauth::discovery::document(&settings.issuer),
         settings,
+        store_calls,
         store,
         keys,
         signer,
         limiter,
         metrics,
         otp,
-        store_log: state::Throttle::default(),
-        admin_lockout: admin::lockout::AdminLockout::new(shared),
+        admin_lockout: lockout::AdminLockout::new(shared),
     });
     reload(&app).await;
     Ok(app)

@@ -28,10 +28,11 @@
 //!   returns when all have closed; the timeouts still apply meanwhile.
 
 use crate::error::ApiError;
+use crate::ip::{ip_key, IpKey};
 use crate::metrics::{ConnectionMetrics, Metrics};
-use crate::otp::limits::{ip_key, IpKey};
 use crate::settings::ConnectionLimits;
-use crate::state::{App, Throttle};
+use crate::state::App;
+use crate::throttle::Throttle;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::StatusCode;
 use axum::middleware::Next;

@@ -36,7 +36,7 @@ pub struct Metrics {
     pub rate_limited: AtomicU64,
     pub shed: AtomicU64,
     /// Store calls that failed or timed out (the log shows at most one a second).
-    pub store_failures: AtomicU64,
+    pub store_failures: Arc<AtomicU64>,
     /// Redis calls that failed, timed out or found no connection (shared with
     /// [`crate::shared::Shared`]).
     pub redis_failures: Arc<AtomicU64>,

@@ -285,7 +285,7 @@ impl Settings {
             return Err("redis_prefix must be 1–64 characters without spaces".into());
         }
         if let Some(url) = &self.redis_url {
-            crate::shared::check_url(url)?;
+            check_redis_url(url)?;
         }
         Ok(())
     }
@@ -335,5 +335,49 @@ impl Settings {
             }
         }
         Ok(())
+    }
+}
+
+/// Checks a Redis URL without connecting. The message never repeats the URL (it may carry a
+/// password).
+pub fn check_redis_url(url: &str) -> Result<(), String> {
+    let is_redis = url
+        .get(..8)
+        .is_some_and(|p| p.eq_ignore_ascii_case("redis://"));
+    if !is_redis {
+        return Err(
+            "the Redis URL (TCAUTH_REDIS_URL) must start with redis://, e.g. \
+             redis://127.0.0.1:6379/0 (TLS is not supported)"
+                .into(),
+        );
+    }
+    redis::Client::open(url)
+        .map(|_| ())
+        .map_err(|_| "the Redis URL (TCAUTH_REDIS_URL) is not a valid redis:// URL".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        for ok in [
+            "redis://127.0.0.1:6379/0",
+            "REDIS://cache.internal",
+            "redis://:pw@h:6380/2",
+        ] {
+            assert_eq!(check_redis_url(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "rediss://u:pw@h",
+            "unix:///tmp/r.sock",
+            "http://h",
+            "h:6379",
+            "",
+        ] {
+            let e = check_redis_url(bad).unwrap_err();
+            assert!(!e.contains("pw@"), "{e}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! What every request handler shares.
 
+use crate::db::StoreCalls;
 use crate::keys::KeyRing;
 use crate::limiter::RateLimiter;
 use crate::metrics::Metrics;
@@ -8,7 +9,6 @@ use crate::settings::Settings;
 use crate::signer::SignerPool;
 use serde_json::Value;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use tcauth_store::{Store, StoreError};
 
@@ -24,145 +24,21 @@ pub struct AppState {
     pub otp: OtpService,
     /// Discovery document, built once.
     pub discovery: Value,
-    /// Throttles the warnings of failed store calls.
-    pub store_log: Throttle,
+    /// The store under its timeout, as every store call goes (`AppState::db`).
+    pub store_calls: StoreCalls,
     /// Failed admin authentications per address, and their log throttles.
-    pub admin_lockout: crate::admin::lockout::AdminLockout,
-}
-
-/// At most one log line a second for a failure that recurs: in an outage, or when the
-/// PostgreSQL pool has no connection to spare, every request fails the same way, and a line
-/// for each (tens of thousands a second) would add to the load and bury every other line.
-/// The next line says how many were left out. [`Throttle::every`] sets another interval (the
-/// connection summaries of [`crate::listener`] are written at most once a minute).
-pub struct Throttle {
-    /// When the next line may be written, in ms since the epoch.
-    next_ms: AtomicU64,
-    left_out: AtomicU64,
-    every_ms: u64,
-}
-
-impl Default for Throttle {
-    fn default() -> Self {
-        Throttle::every(std::time::Duration::from_secs(1))
-    }
-}
-
-impl Throttle {
-    /// At most one line per `interval`.
-    pub fn every(interval: std::time::Duration) -> Self {
-        Throttle {
-            next_ms: AtomicU64::new(0),
-            left_out: AtomicU64::new(0),
-            every_ms: interval.as_millis() as u64,
-        }
-    }
-
-    /// `Some(lines left out since the last)` when this occurrence is to be logged at `now_ms`.
-    pub fn allow(&self, now_ms: u64) -> Option<u64> {
-        let next = self.next_ms.load(Relaxed);
-        if now_ms >= next
-            && self
-                .next_ms
-                .compare_exchange(next, now_ms + self.every_ms, Relaxed, Relaxed)
-                .is_ok()
-        {
-            return Some(self.left_out.swap(0, Relaxed));
-        }
-        self.left_out.fetch_add(1, Relaxed);
-        None
-    }
+    pub admin_lockout: crate::lockout::AdminLockout,
 }
 
 pub type App = Arc<AppState>;
 
-/// Why a store call gave no answer a handler can use.
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    /// Timed out or unreachable: answer 503 (or what the endpoint's contract says).
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
-    /// A bug or corrupt data: answer 500.
-    #[error("{0}")]
-    Internal(String),
-    #[error("conflict: {0}")]
-    Conflict(String),
-}
-
-impl From<StoreError> for DbError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(m) => DbError::Unavailable(m),
-            StoreError::Conflict(m) => DbError::Conflict(m),
-            StoreError::Internal(m) => DbError::Internal(m),
-        }
-    }
-}
-
 impl AppState {
-    /// Runs a store call under the configured timeout.
-    pub async fn db<T, F>(&self, f: F) -> Result<T, DbError>
+    /// Runs a store call under the configured timeout (see [`StoreCalls::run`]). The caller's
+    /// surface turns an error into its answer (`crate::error`).
+    pub async fn db<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         F: Future<Output = tcauth_store::Result<T>>,
     {
-        match tokio::time::timeout(self.settings.store_timeout, f).await {
-            Ok(r) => r.map_err(|e| {
-                let e = DbError::from(e);
-                if !matches!(e, DbError::Conflict(_)) {
-                    if let Some(left_out) = self.store_failed() {
-                        tracing::warn!(error = %e, left_out, "store call failed");
-                    }
-                }
-                e
-            }),
-            Err(_) => {
-                if let Some(left_out) = self.store_failed() {
-                    tracing::warn!(
-                        timeout_ms = self.settings.store_timeout.as_millis() as u64,
-                        left_out,
-                        "store call timed out"
-                    );
-                }
-                Err(DbError::Unavailable("timed out".into()))
-            }
-        }
-    }
-
-    /// Counts a failed store call; `Some(lines left out)` when it is to be logged.
-    fn store_failed(&self) -> Option<u64> {
-        Metrics::inc(&self.metrics.store_failures);
-        self.store_log.allow(crate::now_ms())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Throttle;
-
-    #[test]
-    fn throttle_lets_one_line_a_second_through_and_counts_the_rest() {
-        let t = Throttle::default();
-        assert_eq!(t.allow(10_000), Some(0), "the first is logged");
-        assert_eq!(t.allow(10_001), None);
-        assert_eq!(t.allow(10_999), None);
-        assert_eq!(
-            t.allow(11_000),
-            Some(2),
-            "a second later, with the two left out"
-        );
-        assert_eq!(t.allow(11_500), None);
-        assert_eq!(t.allow(20_000), Some(1));
-        assert_eq!(t.allow(20_000), None, "the same instant again");
-    }
-
-    #[test]
-    fn a_throttle_of_a_minute_lets_one_line_a_minute_through() {
-        let t = Throttle::every(std::time::Duration::from_secs(60));
-        let start = 1_700_000_000_000;
-        let logged: Vec<_> = (0..3 * 60_000)
-            .step_by(10)
-            .filter_map(|ms| t.allow(start + ms).map(|left_out| (ms, left_out)))
-            .collect();
-        assert_eq!(logged, [(0, 0), (60_000, 5999), (120_000, 5999)]);
+        self.store_calls.run(f).await
     }
 }

@@ -43,6 +43,21 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// What a store failure means to the token endpoint's grants: an outage is
+/// [`TokenError::Unavailable`] (503), anything else [`TokenError::Internal`] (500; a grant
+/// writes no row a request could make conflict). Here because both types are foreign to the
+/// server; the server's other surfaces read a `StoreError` through its `error::Surface`.
+impl From<StoreError> for tcauth_core::TokenError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => tcauth_core::TokenError::Unavailable,
+            StoreError::Conflict(m) | StoreError::Internal(m) => {
+                tcauth_core::TokenError::Internal(m)
+            }
+        }
+    }
+}
+
 /// Outcome of [`Store::redeem_code`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redemption {

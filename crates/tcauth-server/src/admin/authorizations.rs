@@ -1,7 +1,7 @@
 //! `POST /admin/v1/authorizations`: the trusted identity-app path. An app that has verified the
 //! user and shown its own consent mints an authorization code bound to a PKCE challenge.
 
-use super::{created, db_error, field_error, json_body, respond};
+use super::{created, field_error, json_body, respond};
 use crate::state::App;
 use axum::body::Body;
 use axum::extract::State;
@@ -86,17 +86,15 @@ pub async fn create(State(app): State<App>, headers: HeaderMap, body: Body) -> R
             let bad = |f: &str, m: &str| field_error(FieldError::new(f, m));
             let client = app
                 .db(app.store.get_client(&req.client_id))
-                .await
-                .map_err(db_error)?
+                .await?
                 .ok_or_else(|| bad("client_id", "no such client"))?;
             let sub = req.sub().map_err(field_error)?;
             let user = app
                 .db(app.store.get_user(sub))
-                .await
-                .map_err(db_error)?
+                .await?
                 .ok_or_else(|| bad("sub", "no such user"))?;
             if user.status != UserStatus::Active {
-                return Err(bad("sub", "the user is blocked"));
+                return Err(bad("sub", "the user is blocked").into());
             }
             let scopes = req.check(&client).map_err(field_error)?;
             let now = crate::now();
@@ -115,8 +113,7 @@ pub async fn create(State(app): State<App>, headers: HeaderMap, body: Body) -> R
                 expires_at: now + ttl as i64,
                 consumed_at: None,
             }))
-            .await
-            .map_err(db_error)?;
+            .await?;
             Ok(created(json!({"code": code, "expires_in": ttl})))
         }
         .await,

@@ -1,6 +1,6 @@
 //! `/admin/v1/clients`.
 
-use super::{created, db_error, field_error, json_body, no_content, not_found, ok, respond};
+use super::{created, field_error, json_body, no_content, not_found, ok, respond};
 use crate::state::App;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -36,9 +36,7 @@ pub async fn create(State(app): State<App>, headers: HeaderMap, body: Body) -> R
             let client = new
                 .validate(new_client_id(), crate::now())
                 .map_err(field_error)?;
-            app.db(app.store.create_client(&client))
-                .await
-                .map_err(db_error)?;
+            app.db(app.store.create_client(&client)).await?;
             app.limiter
                 .set_override(&client.client_id, client.rate_limit);
             tracing::info!(client_id = %client.client_id, "client created");
@@ -51,7 +49,7 @@ pub async fn create(State(app): State<App>, headers: HeaderMap, body: Body) -> R
 pub async fn list(State(app): State<App>) -> Response {
     respond(
         async {
-            let all = app.db(app.store.list_clients()).await.map_err(db_error)?;
+            let all = app.db(app.store.list_clients()).await?;
             Ok(ok(
                 json!({"clients": all.iter().map(to_json).collect::<Vec<_>>()}),
             ))
@@ -65,8 +63,7 @@ pub async fn show(State(app): State<App>, Path(id): Path<String>) -> Response {
         async {
             let c = app
                 .db(app.store.get_client(&id))
-                .await
-                .map_err(db_error)?
+                .await?
                 .ok_or_else(|| not_found("No such client"))?;
             Ok(ok(to_json(&c)))
         }
@@ -101,18 +98,13 @@ async fn store_branding(
     app: &App,
     id: &str,
     branding: Option<&Branding>,
-) -> Result<Response, crate::error::ApiError> {
-    if !app
-        .db(app.store.set_client_branding(id, branding))
-        .await
-        .map_err(db_error)?
-    {
-        return Err(not_found("No such client"));
+) -> Result<Response, super::AdminError> {
+    if !app.db(app.store.set_client_branding(id, branding)).await? {
+        return Err(not_found("No such client").into());
     }
     let c = app
         .db(app.store.get_client(id))
-        .await
-        .map_err(db_error)?
+        .await?
         .ok_or_else(|| not_found("No such client"))?;
     tracing::info!(client_id = %id, "client branding changed");
     Ok(ok(to_json(&c)))
@@ -121,12 +113,8 @@ async fn store_branding(
 pub async fn delete(State(app): State<App>, Path(id): Path<String>) -> Response {
     respond(
         async {
-            if !app
-                .db(app.store.delete_client(&id))
-                .await
-                .map_err(db_error)?
-            {
-                return Err(not_found("No such client"));
+            if !app.db(app.store.delete_client(&id)).await? {
+                return Err(not_found("No such client").into());
             }
             app.limiter.set_override(&id, None);
             tracing::info!(client_id = %id, "client deleted");

@@ -1,15 +1,14 @@
 //! The admin API (CONTRACT.md §7): clients, users, and minting codes for a trusted identity app.
 //! Behind a bearer token compared in constant time; without a configured token it is 404.
-//! Failed authentications are limited per address ([`lockout`]), counted and logged.
+//! Failed authentications are limited per address ([`crate::lockout`]), counted and logged.
 
 pub mod authorizations;
 pub mod clients;
-pub mod lockout;
 pub mod users;
 
-use crate::error::{json_response, ApiError};
+use crate::error::{json_response, ApiError, Surface, SurfaceError};
 use crate::metrics::Metrics;
-use crate::state::{App, DbError};
+use crate::state::App;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -26,7 +25,7 @@ pub const MAX_ADMIN_BODY: usize = 64 * 1024;
 
 /// Checks the admin bearer token before any admin handler runs. An address with too many
 /// failures is answered 429 before its token is compared (a right token too: see
-/// [`lockout`]); a wrong or missing token is charged to the address, counted and logged (at
+/// [`crate::lockout`]); a wrong or missing token is charged to the address, counted and logged (at
 /// most a line a second, with the address and the route, never the token).
 pub async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
     let Some(want) = &app.settings.admin_token else {
@@ -99,16 +98,27 @@ pub fn field_error(e: FieldError) -> ApiError {
     )
 }
 
-pub fn db_error(e: DbError) -> ApiError {
-    match e {
-        DbError::Unavailable(_) => ApiError::unavailable(),
-        DbError::Conflict(m) => ApiError::oauth(StatusCode::CONFLICT, "conflict", &m),
-        DbError::Internal(m) => {
-            tracing::error!(error = %m, "admin: store failure");
-            ApiError::server_error()
-        }
+/// The admin API's reading of a store failure: 503 `temporarily_unavailable`, 500
+/// `server_error`, and 409 `conflict` for a broken uniqueness rule (a phone number or a client
+/// id that exists).
+pub enum Admin {}
+
+impl Surface for Admin {
+    type Answer = ApiError;
+    const NAME: &'static str = "admin";
+    fn unavailable() -> ApiError {
+        ApiError::unavailable()
+    }
+    fn internal() -> ApiError {
+        ApiError::server_error()
+    }
+    fn conflict(message: &str) -> Option<ApiError> {
+        Some(ApiError::oauth(StatusCode::CONFLICT, "conflict", message))
     }
 }
+
+/// What the admin handlers fail with: `?` after a store call answers the contract's body.
+pub type AdminError = SurfaceError<Admin>;
 
 /// Reads a JSON body into `T`. A fault is a 400 naming the member at fault (CONTRACT.md §7):
 /// one of the wrong type or value (`scopes`, `redirect_uris[1]`, `rate_limit.burst`), a
@@ -176,6 +186,6 @@ pub fn no_content() -> Response {
 }
 
 /// Turns a handler's result into a response.
-pub fn respond(r: Result<Response, ApiError>) -> Response {
+pub fn respond(r: Result<Response, AdminError>) -> Response {
     r.unwrap_or_else(IntoResponse::into_response)
 }

@@ -1,8 +1,8 @@
 //! `/admin/v1/users`.
 
-use super::{created, db_error, field_error, json_body, no_content, not_found, ok, respond};
+use super::{created, field_error, json_body, no_content, not_found, ok, respond, AdminError};
 use crate::error::ApiError;
-use crate::state::{App, DbError};
+use crate::state::App;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -10,6 +10,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 use tcauth_core::model::{User, UserStatus};
 use tcauth_core::validate::{new_sub, NewUser};
+use tcauth_store::StoreError;
 
 /// The admin API's view of a user (and the CLI's `--json`).
 pub fn to_json(u: &User) -> Value {
@@ -52,14 +53,15 @@ pub async fn create(State(app): State<App>, headers: HeaderMap, body: Body) -> R
             let user = new.validate(new_sub(), crate::now()).map_err(field_error)?;
             match app.db(app.store.create_user(&user)).await {
                 Ok(()) => {}
-                Err(DbError::Conflict(_)) => {
+                Err(StoreError::Conflict(_)) => {
                     return Err(ApiError::oauth(
                         StatusCode::CONFLICT,
                         "conflict",
                         &format!("phone_number {} is already registered", user.phone_e164),
-                    ))
+                    )
+                    .into())
                 }
-                Err(e) => return Err(db_error(e)),
+                Err(e) => return Err(e.into()),
             }
             tracing::info!(sub = user.sub, "user created");
             Ok(created(to_json(&user)))
@@ -68,12 +70,11 @@ pub async fn create(State(app): State<App>, headers: HeaderMap, body: Body) -> R
     )
 }
 
-async fn load(app: &App, sub: &str) -> Result<User, ApiError> {
+async fn load(app: &App, sub: &str) -> Result<User, AdminError> {
     let sub = parse_sub(sub)?;
     app.db(app.store.get_user(sub))
-        .await
-        .map_err(db_error)?
-        .ok_or_else(|| not_found("No such user"))
+        .await?
+        .ok_or_else(|| not_found("No such user").into())
 }
 
 pub async fn show(State(app): State<App>, Path(sub): Path<String>) -> Response {
@@ -84,8 +85,8 @@ pub async fn delete(State(app): State<App>, Path(sub): Path<String>) -> Response
     respond(
         async {
             let sub = parse_sub(&sub)?;
-            if !app.db(app.store.delete_user(sub)).await.map_err(db_error)? {
-                return Err(not_found("No such user"));
+            if !app.db(app.store.delete_user(sub)).await? {
+                return Err(not_found("No such user").into());
             }
             tracing::info!(sub, "user deleted");
             Ok(no_content())
@@ -98,12 +99,8 @@ async fn set_status(app: App, sub: String, status: UserStatus) -> Response {
     respond(
         async {
             let s = parse_sub(&sub)?;
-            if !app
-                .db(app.store.set_user_status(s, status))
-                .await
-                .map_err(db_error)?
-            {
-                return Err(not_found("No such user"));
+            if !app.db(app.store.set_user_status(s, status)).await? {
+                return Err(not_found("No such user").into());
             }
             tracing::info!(sub = s, status = status.as_str(), "user status changed");
             Ok(ok(to_json(&load(&app, &sub).await?)))

@@ -2,8 +2,8 @@
 //! existed; a token of another client is left alone.
 
 use super::{admit, charge_unknown_client, read_form};
-use crate::error::{json_response, ApiError};
-use crate::state::{App, DbError};
+use crate::error::{json_response, ApiError, OAuthError};
+use crate::state::App;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -24,59 +24,31 @@ pub async fn handle(
     }
 }
 
-fn db_error(e: DbError) -> ApiError {
-    match e {
-        // RFC 7009 §2.2.1: the client must assume the token still exists.
-        DbError::Unavailable(_) => ApiError::unavailable(),
-        DbError::Internal(m) | DbError::Conflict(m) => {
-            tracing::error!(error = %m, "revoke: store failure");
-            ApiError::server_error()
-        }
-    }
-}
-
 async fn run(
     app: &App,
     peer: SocketAddr,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<Response, OAuthError> {
     let form = read_form(headers, body).await?;
     let _permit = admit(app, form.non_empty("client_id"), peer.ip()).await?;
     let (Some(token), Some(client_id)) = (form.non_empty("token"), form.non_empty("client_id"))
     else {
-        return Err(ApiError::empty_parameters());
+        return Err(ApiError::empty_parameters().into());
     };
-    if app
-        .db(app.store.get_client(client_id))
-        .await
-        .map_err(db_error)?
-        .is_none()
-    {
+    if app.db(app.store.get_client(client_id)).await?.is_none() {
         charge_unknown_client(app, peer.ip()).await?;
-        return Err(ApiError::invalid_client());
+        return Err(ApiError::invalid_client().into());
     }
     let hash = TokenHash::of(token);
     // token_type_hint is only a hint (RFC 7009 §2.1): look in both places.
-    if let Some(rt) = app
-        .db(app.store.get_refresh_token(&hash))
-        .await
-        .map_err(db_error)?
-    {
+    if let Some(rt) = app.db(app.store.get_refresh_token(&hash)).await? {
         if rt.client_id == client_id {
-            app.db(app.store.revoke_family(&rt.family_id))
-                .await
-                .map_err(db_error)?;
+            app.db(app.store.revoke_family(&rt.family_id)).await?;
         }
-    } else if let Some(at) = app
-        .db(app.store.get_access_token(&hash))
-        .await
-        .map_err(db_error)?
-    {
+    } else if let Some(at) = app.db(app.store.get_access_token(&hash)).await? {
         if at.client_id == client_id {
-            app.db(app.store.revoke_access_token(&hash))
-                .await
-                .map_err(db_error)?;
+            app.db(app.store.revoke_access_token(&hash)).await?;
         }
     }
     Ok(json_response(StatusCode::OK, &json!({})))

@@ -1,7 +1,7 @@
 //! `GET|POST /v1/userinfo` (CONTRACT.md §2).
 
-use crate::error::{json_response, no_store, ApiError};
-use crate::state::{App, DbError};
+use crate::error::{json_response, no_store, ApiError, Surface, SurfaceError};
+use crate::state::App;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -31,16 +31,21 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .then_some(token)
 }
 
-fn db_error(e: DbError) -> ApiError {
-    // The contract answers 500 for any store failure here. An outage or a timeout was logged
-    // (at most once a second) by `AppState::db`.
-    if !matches!(e, DbError::Unavailable(_)) {
-        tracing::error!(error = %e, "userinfo: store failure");
+/// Userinfo's reading of a store failure: the contract answers 500 for any, an outage too.
+pub enum Userinfo {}
+
+impl Surface for Userinfo {
+    type Answer = ApiError;
+    const NAME: &'static str = "userinfo";
+    fn unavailable() -> ApiError {
+        ApiError::server_error()
     }
-    ApiError::server_error()
+    fn internal() -> ApiError {
+        ApiError::server_error()
+    }
 }
 
-async fn run(app: &App, headers: &HeaderMap) -> Result<Response, ApiError> {
+async fn run(app: &App, headers: &HeaderMap) -> Result<Response, SurfaceError<Userinfo>> {
     let Some(token) = bearer(headers) else {
         return Err(ApiError {
             www_authenticate: Some("Bearer"),
@@ -49,7 +54,8 @@ async fn run(app: &App, headers: &HeaderMap) -> Result<Response, ApiError> {
                 "invalid_request",
                 "Bearer token required",
             )
-        });
+        }
+        .into());
     };
     let invalid = || ApiError {
         www_authenticate: Some("Bearer error=\"invalid_token\""),
@@ -63,19 +69,19 @@ async fn run(app: &App, headers: &HeaderMap) -> Result<Response, ApiError> {
     // The token, its client's existence and its user, in one read.
     let view = app
         .db(app.store.get_access_token_view(&TokenHash::of(token)))
-        .await
-        .map_err(db_error)?
+        .await?
         .ok_or_else(invalid)?;
     let at = view.token;
     if at.revoked || at.expires_at <= crate::now() || !view.client_exists {
-        return Err(invalid());
+        return Err(invalid().into());
     }
     if !at.scopes.contains(Scope::Openid) {
         return Err(ApiError::oauth(
             StatusCode::UNPROCESSABLE_ENTITY,
             "insufficient_scope",
             "openid scope missing in initial request",
-        ));
+        )
+        .into());
     }
     let user = view
         .user

@@ -13,8 +13,10 @@
 //! every node at once. When Redis does not answer, sends are refused (checklist O10): an
 //! outage must never lift the limits.
 
+use crate::ip::{ip_key, IpKey};
 use crate::settings::{OtpSendLimits, SendWindow};
 use crate::shared::sends::SharedSends;
+pub use crate::shared::sends::Ticket;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -64,39 +66,6 @@ impl Sends {
     }
 }
 
-/// Which IP counts: IPv4 addresses one by one, IPv6 addresses by /64 (one customer's network).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum IpKey {
-    V4([u8; 4]),
-    V6([u8; 8]),
-}
-
-pub(crate) fn ip_key(ip: IpAddr) -> IpKey {
-    match ip {
-        IpAddr::V4(v4) => IpKey::V4(v4.octets()),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpKey::V4(v4.octets()),
-            None => {
-                let mut p = [0u8; 8];
-                p.copy_from_slice(&v6.octets()[..8]);
-                IpKey::V6(p)
-            }
-        },
-    }
-}
-
-/// The text of an IP's key: `192.0.2.1`, or `2001:db8:1:2::/64`.
-pub fn ip_label(ip: IpAddr) -> String {
-    match ip_key(ip) {
-        IpKey::V4(o) => std::net::Ipv4Addr::from(o).to_string(),
-        IpKey::V6(p) => {
-            let mut o = [0u8; 16];
-            o[..8].copy_from_slice(&p);
-            format!("{}/64", std::net::Ipv6Addr::from(o))
-        }
-    }
-}
-
 /// Why a send was not admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
@@ -104,50 +73,6 @@ pub enum Refused {
     Limited { retry_after: u64 },
     /// The shared counters (Redis) did not answer: no code is sent without them.
     Unavailable,
-}
-
-/// A send that was admitted and counted: what [`SendLimiter::refund`] needs to take it back.
-#[derive(Debug, Clone)]
-pub struct Ticket {
-    e164: String,
-    country: String,
-    ip: IpAddr,
-    client: String,
-    /// The in-process limiter's send time.
-    at: f64,
-    /// The member the Redis script recorded.
-    member: String,
-}
-
-impl Ticket {
-    /// A send the Redis script recorded under `member`.
-    pub(crate) fn shared(
-        e164: &str,
-        country: &str,
-        ip: IpAddr,
-        client: &str,
-        member: String,
-    ) -> Self {
-        Ticket {
-            e164: e164.to_string(),
-            country: country.to_string(),
-            ip,
-            client: client.to_string(),
-            at: 0.0,
-            member,
-        }
-    }
-
-    /// Number, country, IP, client and Redis member.
-    pub(crate) fn parts(&self) -> (&str, &str, IpAddr, &str, &str) {
-        (
-            &self.e164,
-            &self.country,
-            self.ip,
-            &self.client,
-            &self.member,
-        )
-    }
 }
 
 /// The send limits the server uses: in this process, or shared in Redis.

@@ -22,8 +22,8 @@ pub use limits::{Refused, SendLimiter, SendLimits, Ticket};
 pub use log::LogSender;
 pub use webhook::WebhookSender;
 
+use crate::db::StoreCalls;
 use crate::settings::{OtpSenderConfig, Settings};
-use crate::state::{AppState, DbError};
 use async_trait::async_trait;
 use std::fmt;
 use std::net::IpAddr;
@@ -32,7 +32,7 @@ use tcauth_core::model::{OtpChallenge, OtpPurpose};
 use tcauth_core::otp;
 use tcauth_core::phone::Phone;
 use tcauth_core::secret::{ct_eq, new_id};
-use tcauth_store::OtpCheck;
+use tcauth_store::{OtpCheck, StoreError};
 
 /// One code to deliver.
 #[derive(Clone)]
@@ -90,7 +90,7 @@ pub enum StartError {
     /// The shared send limits (Redis) did not answer: no code is sent without them.
     LimitsUnavailable,
     /// The store failed or timed out; nothing was sent (and the send was refunded).
-    Store(DbError),
+    Store(StoreError),
     /// The sender failed; the challenge was withdrawn. A new code may be asked for in
     /// `retry_after` seconds (the number's cooldown, which this attempt started).
     Send { retry_after: u64 },
@@ -161,7 +161,7 @@ impl OtpService {
     /// storing fails the send is refunded, if sending fails the challenge is withdrawn.
     pub async fn start(
         &self,
-        app: &AppState,
+        db: &StoreCalls,
         purpose: OtpPurpose,
         phone: &Phone,
         ip: IpAddr,
@@ -191,7 +191,7 @@ impl OtpService {
             expires_at: now.saturating_add(self.ttl_secs as i64),
             consumed_at: None,
         };
-        if let Err(e) = app.db(app.store.insert_otp(&challenge)).await {
+        if let Err(e) = db.run(db.store.insert_otp(&challenge)).await {
             // Nothing left this server: the send is handed back.
             self.limits.refund(&ticket).await;
             return Err(StartError::Store(e));
@@ -205,7 +205,7 @@ impl OtpService {
         if let Err(e) = self.sender.send(&msg).await {
             tracing::warn!(error = %e, purpose = purpose.as_str(), "could not send a one-time code");
             // The gateway may have delivered it all the same: make sure it opens nothing.
-            if let Err(e) = app.db(app.store.burn_otp(&id, crate::now())).await {
+            if let Err(e) = db.run(db.store.burn_otp(&id, crate::now())).await {
                 tracing::warn!(error = %e, "could not withdraw an unsent one-time code");
             }
             return Err(StartError::Send {
@@ -221,17 +221,17 @@ impl OtpService {
     /// Checks `code` for the challenge `id` on behalf of `binding`.
     pub async fn check(
         &self,
-        app: &AppState,
+        db: &StoreCalls,
         purpose: OtpPurpose,
         id: &str,
         binding: &str,
         code: &str,
-    ) -> Result<Checked, DbError> {
+    ) -> Result<Checked, StoreError> {
         // Ids are 32 hex digits; anything else cannot exist, so spare the store.
         if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(Checked::Expired);
         }
-        let Some(challenge) = app.db(app.store.get_otp(id)).await? else {
+        let Some(challenge) = db.run(db.store.get_otp(id)).await? else {
             return Ok(Checked::Expired);
         };
         // Another caller's challenge is just unknown to this one (the store checks it again,
@@ -247,7 +247,7 @@ impl OtpService {
         let mac = otp::mac(&self.key, id, e164, code);
         let now = crate::now();
         Ok(
-            match app.db(app.store.check_otp(id, binding, &mac, now)).await? {
+            match db.run(db.store.check_otp(id, binding, &mac, now)).await? {
                 OtpCheck::Accepted => Checked::Accepted(OtpChallenge {
                     consumed_at: Some(now),
                     ..challenge
@@ -267,7 +267,7 @@ impl OtpService {
     }
 
     /// Withdraws a challenge (e.g. when a newer code replaces it): no code opens it any more.
-    pub async fn withdraw(&self, app: &AppState, id: &str) -> Result<(), DbError> {
-        app.db(app.store.burn_otp(id, crate::now())).await
+    pub async fn withdraw(&self, db: &StoreCalls, id: &str) -> Result<(), StoreError> {
+        db.run(db.store.burn_otp(id, crate::now())).await
     }
 }

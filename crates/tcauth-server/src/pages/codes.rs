@@ -87,7 +87,14 @@ impl LoginCodes for Service<'_> {
     ) -> Result<Sent, SendFailure> {
         let (app, otp) = (self.0, &self.0.otp);
         match otp
-            .start(app, OtpPurpose::Login, phone, ip, client_id, binding)
+            .start(
+                &app.store_calls,
+                OtpPurpose::Login,
+                phone,
+                ip,
+                client_id,
+                binding,
+            )
             .await
         {
             Ok(started) => Ok(Sent {
@@ -114,7 +121,13 @@ impl LoginCodes for Service<'_> {
     ) -> Checked {
         let (app, otp) = (self.0, &self.0.otp);
         match otp
-            .check(app, OtpPurpose::Login, challenge_id, binding, code)
+            .check(
+                &app.store_calls,
+                OtpPurpose::Login,
+                challenge_id,
+                binding,
+                code,
+            )
             .await
         {
             Ok(otp::Checked::Accepted(c)) if c.phone_e164 == phone_e164 => Checked::Accepted,
@@ -126,7 +139,7 @@ impl LoginCodes for Service<'_> {
     }
 
     async fn withdraw(&self, challenge_id: &str) {
-        if let Err(e) = self.0.otp.withdraw(self.0, challenge_id).await {
+        if let Err(e) = self.0.otp.withdraw(&self.0.store_calls, challenge_id).await {
             tracing::warn!(error = %e, "sign-in: could not withdraw a replaced one-time code");
         }
     }

@@ -2,7 +2,8 @@
 //! an app whose identity is in doubt (checklist A2, B5).
 
 use super::{html, Chrome};
-use crate::state::{AppState, DbError};
+use crate::error::{store_failure, Surface};
+use crate::state::AppState;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -96,32 +97,48 @@ pub fn bad_form(app: &AppState) -> Response {
     )
 }
 
-/// A store failure: 503 for an outage, 500 for a bug.
-pub fn db(app: &AppState, e: DbError) -> Response {
-    match e {
-        DbError::Unavailable(_) => {
-            let mut r = page(
-                app,
-                StatusCode::SERVICE_UNAVAILABLE,
-                None,
-                "Sign-in is temporarily unavailable",
-                "Please try again in a minute.",
-            );
-            r.headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, 60.into());
-            r
-        }
-        DbError::Internal(m) | DbError::Conflict(m) => {
-            tracing::error!(error = %m, "sign-in pages: store failure");
-            page(
-                app,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                None,
-                "Something went wrong",
-                "We could not finish this step. Please try again.",
-            )
-        }
+/// The sign-in pages' reading of a store failure: an error page, 503 with `Retry-After: 60`
+/// for an outage, 500 for a bug.
+pub enum Pages {}
+
+impl Surface for Pages {
+    /// The page, rendered with the app's chrome.
+    type Answer = fn(&AppState) -> Response;
+    const NAME: &'static str = "sign-in pages";
+    fn unavailable() -> Self::Answer {
+        unavailable
     }
+    fn internal() -> Self::Answer {
+        went_wrong
+    }
+}
+
+/// A store failure, as the pages show it (through [`store_failure`], the one match).
+pub fn db(app: &AppState, e: tcauth_store::StoreError) -> Response {
+    store_failure::<Pages>(e)(app)
+}
+
+fn unavailable(app: &AppState) -> Response {
+    let mut r = page(
+        app,
+        StatusCode::SERVICE_UNAVAILABLE,
+        None,
+        "Sign-in is temporarily unavailable",
+        "Please try again in a minute.",
+    );
+    r.headers_mut()
+        .insert(axum::http::header::RETRY_AFTER, 60.into());
+    r
+}
+
+fn went_wrong(app: &AppState) -> Response {
+    page(
+        app,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        None,
+        "Something went wrong",
+        "We could not finish this step. Please try again.",
+    )
 }
 
 /// When even the error page cannot be built.

@@ -3,7 +3,7 @@
 
 use super::session::Stage;
 use super::{error, html, load, load_post, Chrome, Ctx};
-use crate::state::{App, AppState, DbError};
+use crate::state::{App, AppState};
 use askama::Template;
 use axum::body::Body;
 use axum::extract::State;
@@ -13,6 +13,7 @@ use tcauth_core::model::{User, UserStatus};
 use tcauth_core::otp::person_name;
 use tcauth_core::phone;
 use tcauth_core::validate::new_sub;
+use tcauth_store::StoreError;
 
 #[derive(Template)]
 #[template(path = "name.html")]
@@ -107,7 +108,7 @@ async fn create(
     given: String,
     family: String,
     now: i64,
-) -> Result<i64, DbError> {
+) -> Result<i64, StoreError> {
     for _ in 0..3 {
         let user = User {
             sub: new_sub(),
@@ -128,7 +129,7 @@ async fn create(
                 tracing::info!("user created at first sign-in");
                 return Ok(user.sub);
             }
-            Err(DbError::Conflict(_)) => {
+            Err(StoreError::Conflict(_)) => {
                 if let Some(u) = app.db(app.store.get_user_by_phone(e164)).await? {
                     return Ok(u.sub);
                 }
@@ -137,5 +138,5 @@ async fn create(
             Err(e) => return Err(e),
         }
     }
-    Err(DbError::Internal("could not create a user".into()))
+    Err(StoreError::Internal("could not create a user".into()))
 }

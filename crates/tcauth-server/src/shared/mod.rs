@@ -32,24 +32,6 @@ const RECONNECT_MAX: Duration = Duration::from_secs(2);
 /// At most one warning about Redis per this period.
 const WARN_EVERY: Duration = Duration::from_secs(10);
 
-/// Checks a Redis URL without connecting. The message never repeats the URL (it may carry a
-/// password).
-pub fn check_url(url: &str) -> Result<(), String> {
-    let is_redis = url
-        .get(..8)
-        .is_some_and(|p| p.eq_ignore_ascii_case("redis://"));
-    if !is_redis {
-        return Err(
-            "the Redis URL (TCAUTH_REDIS_URL) must start with redis://, e.g. \
-             redis://127.0.0.1:6379/0 (TLS is not supported)"
-                .into(),
-        );
-    }
-    redis::Client::open(url)
-        .map(|_| ())
-        .map_err(|_| "the Redis URL (TCAUTH_REDIS_URL) is not a valid redis:// URL".into())
-}
-
 /// A Lua script and its SHA-1 (the name `EVALSHA` knows it by).
 pub struct Script {
     code: &'static str,
@@ -293,27 +275,6 @@ impl Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls() {
-        for ok in [
-            "redis://127.0.0.1:6379/0",
-            "REDIS://cache.internal",
-            "redis://:pw@h:6380/2",
-        ] {
-            assert_eq!(check_url(ok), Ok(()), "{ok}");
-        }
-        for bad in [
-            "rediss://u:pw@h",
-            "unix:///tmp/r.sock",
-            "http://h",
-            "h:6379",
-            "",
-        ] {
-            let e = check_url(bad).unwrap_err();
-            assert!(!e.contains("pw@"), "{e}");
-        }
-    }
 
     #[test]
     fn warnings_are_rate_limited() {

@@ -22,7 +22,7 @@
 //! times each.
 
 use super::{Script, Shared, Unavailable};
-use crate::otp::limits::{ip_label, Ticket};
+use crate::ip::ip_label;
 use crate::settings::OtpSendLimits;
 use std::net::IpAddr;
 use std::sync::{Arc, LazyLock};
@@ -95,6 +95,50 @@ static SENDS: LazyLock<Script> = LazyLock::new(|| Script::new(SENDS_LUA));
 /// Microseconds to whole seconds for `Retry-After`: rounded up, at least 1.
 fn whole_secs(us: i64) -> u64 {
     (us.max(0) as u64).div_ceil(1_000_000).max(1)
+}
+
+/// A send that was admitted and counted: what `SendLimiter::refund` (in `otp::limits`) needs to take it back.
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    pub(crate) e164: String,
+    pub(crate) country: String,
+    pub(crate) ip: IpAddr,
+    pub(crate) client: String,
+    /// The in-process limiter's send time.
+    pub(crate) at: f64,
+    /// The member the Redis script recorded.
+    pub(crate) member: String,
+}
+
+impl Ticket {
+    /// A send the Redis script recorded under `member`.
+    pub(crate) fn shared(
+        e164: &str,
+        country: &str,
+        ip: IpAddr,
+        client: &str,
+        member: String,
+    ) -> Self {
+        Ticket {
+            e164: e164.to_string(),
+            country: country.to_string(),
+            ip,
+            client: client.to_string(),
+            at: 0.0,
+            member,
+        }
+    }
+
+    /// Number, country, IP, client and Redis member.
+    pub(crate) fn parts(&self) -> (&str, &str, IpAddr, &str, &str) {
+        (
+            &self.e164,
+            &self.country,
+            self.ip,
+            &self.client,
+            &self.member,
+        )
+    }
 }
 
 /// The send limits, kept in Redis.

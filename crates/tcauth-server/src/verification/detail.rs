@@ -3,7 +3,7 @@
 //! The token travels in the path, as the contract has it; the request log records only the
 //! route's template (`MatchedPath`), never the path itself.
 
-use super::{admit, db_error, partner, respond};
+use super::{admit, partner, respond, VerificationError};
 use crate::error::{json_response, ApiError};
 use crate::state::App;
 use axum::extract::rejection::PathRejection;
@@ -42,12 +42,12 @@ async fn run(
     peer: SocketAddr,
     headers: &HeaderMap,
     token: &str,
-) -> Result<Response, ApiError> {
+) -> Result<Response, VerificationError> {
     let _permit = admit(app, peer.ip()).await?;
     let client = partner(app, headers).await?;
     // Anything not shaped like one of our secrets cannot exist.
     if !tcauth_core::secret::has_token_length(token) {
-        return Err(invalid_token());
+        return Err(invalid_token().into());
     }
     let t = app
         .db(app.store.use_verification_token(
@@ -55,8 +55,7 @@ async fn run(
             &client.client_id,
             crate::now(),
         ))
-        .await
-        .map_err(db_error)?
+        .await?
         .ok_or_else(invalid_token)?;
     let number: u64 = e164_digits(&t.phone_e164).parse().map_err(|_| {
         tracing::error!("a verification token holds a malformed phone number");

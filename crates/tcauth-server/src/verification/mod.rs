@@ -28,9 +28,9 @@ pub mod detail;
 pub mod request;
 pub mod verify;
 
-use crate::error::{no_store, ApiError};
+use crate::error::{no_store, ApiError, Surface, SurfaceError};
 use crate::metrics::Metrics;
-use crate::state::{AppState, DbError};
+use crate::state::AppState;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -93,15 +93,23 @@ pub fn internal() -> ApiError {
     error(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.")
 }
 
-pub fn db_error(e: DbError) -> ApiError {
-    match e {
-        DbError::Unavailable(_) => unavailable(),
-        DbError::Internal(m) | DbError::Conflict(m) => {
-            tracing::error!(error = %m, "verification API: store failure");
-            internal()
-        }
+/// The verification API's reading of a store failure: 503 `Service unavailable. Try again.`
+/// with `Retry-After`, or 500 `Internal error.`.
+pub enum Verification {}
+
+impl Surface for Verification {
+    type Answer = ApiError;
+    const NAME: &'static str = "verification";
+    fn unavailable() -> ApiError {
+        unavailable()
+    }
+    fn internal() -> ApiError {
+        internal()
     }
 }
+
+/// What this API's handlers fail with: `?` after a store call answers its contract's body.
+pub type VerificationError = SurfaceError<Verification>;
 
 /// The caller's IP rate limit, then a place among the requests in flight.
 pub async fn admit(app: &AppState, ip: IpAddr) -> Result<OwnedSemaphorePermit, ApiError> {
@@ -153,7 +161,7 @@ pub fn str_field<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a str>
 }
 
 /// The client the `clientId` header names, or 404 "Invalid partner credentials.".
-pub async fn partner(app: &AppState, headers: &HeaderMap) -> Result<Client, ApiError> {
+pub async fn partner(app: &AppState, headers: &HeaderMap) -> Result<Client, VerificationError> {
     let mut all = headers.get_all(CLIENT_ID_HEADER).iter();
     let id = match (all.next(), all.next()) {
         (Some(v), None) => v.to_str().unwrap_or(""),
@@ -161,22 +169,22 @@ pub async fn partner(app: &AppState, headers: &HeaderMap) -> Result<Client, ApiE
     };
     // Client ids are short; anything long or empty cannot exist.
     if id.is_empty() || id.len() > 128 {
-        return Err(invalid_partner());
+        return Err(invalid_partner().into());
     }
-    app.db(app.store.get_client(id))
-        .await
-        .map_err(db_error)?
-        .ok_or_else(invalid_partner)
+    Ok(app
+        .db(app.store.get_client(id))
+        .await?
+        .ok_or_else(invalid_partner)?)
 }
 
 /// Renders a handler's result; every answer of this API is `no-store`.
-pub fn respond(r: Result<Response, ApiError>) -> Response {
+pub fn respond(r: Result<Response, VerificationError>) -> Response {
     no_store(r.unwrap_or_else(IntoResponse::into_response))
 }
 
 /// 405 for other methods, naming the one allowed.
 pub fn method_not_allowed(allow: &'static str) -> Response {
-    let mut r = respond(Err(error(
+    let mut r = no_store(IntoResponse::into_response(error(
         StatusCode::METHOD_NOT_ALLOWED,
         "Method not allowed.",
     )));

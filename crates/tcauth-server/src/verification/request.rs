@@ -7,7 +7,7 @@
 //! has an account.
 
 use super::{
-    admit, db_error, error, json_object, partner, respond, too_many_requests, unavailable,
+    admit, error, json_object, partner, respond, too_many_requests, unavailable, VerificationError,
 };
 use crate::error::{json_response, ApiError};
 use crate::otp::StartError;
@@ -65,7 +65,7 @@ async fn run(
     peer: SocketAddr,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<Response, VerificationError> {
     let _permit = admit(app, peer.ip()).await?;
     let obj = json_object(headers, body).await?;
     let phone = phone_of(&obj)?;
@@ -73,7 +73,14 @@ async fn run(
     let id = &client.client_id;
     match app
         .otp
-        .start(app, OtpPurpose::Verification, &phone, peer.ip(), id, id)
+        .start(
+            &app.store_calls,
+            OtpPurpose::Verification,
+            &phone,
+            peer.ip(),
+            id,
+            id,
+        )
         .await
     {
         Ok(started) => {
@@ -95,10 +102,10 @@ async fn run(
                 },
             ))
         }
-        Err(StartError::Limited { retry_after }) => Err(too_many_requests(retry_after)),
+        Err(StartError::Limited { retry_after }) => Err(too_many_requests(retry_after).into()),
         // The shared send limits did not answer: fail closed (checklist O10).
-        Err(StartError::LimitsUnavailable) => Err(unavailable()),
-        Err(StartError::Store(e)) => Err(db_error(e)),
-        Err(StartError::Send { retry_after }) => Err(send_failed(retry_after)),
+        Err(StartError::LimitsUnavailable) => Err(unavailable().into()),
+        Err(StartError::Store(e)) => Err(e.into()),
+        Err(StartError::Send { retry_after }) => Err(send_failed(retry_after).into()),
     }
 }

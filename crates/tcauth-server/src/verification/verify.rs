@@ -5,10 +5,12 @@
 //! The names are checked before the code, so a typo in a name costs no attempt; they are
 //! checked whether or not the number has an account, so the answers do not tell.
 
-use super::{admit, db_error, error, json_object, partner, respond, str_field, TOKEN_TTL_SECS};
+use super::{
+    admit, error, json_object, partner, respond, str_field, VerificationError, TOKEN_TTL_SECS,
+};
 use crate::error::{json_response, ApiError};
 use crate::otp::Checked;
-use crate::state::{App, AppState, DbError};
+use crate::state::{App, AppState};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -19,6 +21,7 @@ use tcauth_core::model::{OtpChallenge, OtpPurpose, User, UserStatus, Verificatio
 use tcauth_core::otp::person_name;
 use tcauth_core::secret::{new_token, TokenHash};
 use tcauth_core::validate::new_sub;
+use tcauth_store::StoreError;
 
 pub async fn handle(
     State(app): State<App>,
@@ -59,32 +62,35 @@ async fn run(
     peer: SocketAddr,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<Response, VerificationError> {
     let _permit = admit(app, peer.ip()).await?;
     let obj = json_object(headers, body).await?;
     let client = partner(app, headers).await?;
     let given = str_field(&obj, "firstName").and_then(person_name);
     let family = str_field(&obj, "lastName").and_then(person_name);
     let (Some(given), Some(family)) = (given, family) else {
-        return Err(invalid_name());
+        return Err(invalid_name().into());
     };
     let (Some(id), Some(otp)) = (str_field(&obj, "verificationId"), str_field(&obj, "otp")) else {
-        return Err(invalid_otp());
+        return Err(invalid_otp().into());
     };
     let checked = app
         .otp
-        .check(app, OtpPurpose::Verification, id, &client.client_id, otp)
-        .await
-        .map_err(db_error)?;
+        .check(
+            &app.store_calls,
+            OtpPurpose::Verification,
+            id,
+            &client.client_id,
+            otp,
+        )
+        .await?;
     let challenge = match checked {
         Checked::Accepted(c) => c,
-        Checked::Wrong { attempts_left } => return Err(wrong_otp(attempts_left)),
-        Checked::Locked { retry_after } => return Err(locked(retry_after)),
-        Checked::Expired => return Err(invalid_otp()),
+        Checked::Wrong { attempts_left } => return Err(wrong_otp(attempts_left).into()),
+        Checked::Locked { retry_after } => return Err(locked(retry_after).into()),
+        Checked::Expired => return Err(invalid_otp().into()),
     };
-    ensure_user(app, &challenge, given, family)
-        .await
-        .map_err(db_error)?;
+    ensure_user(app, &challenge, given, family).await?;
     let token = new_token(crate::now_ms());
     let now = crate::now();
     let record = VerificationToken {
@@ -96,9 +102,7 @@ async fn run(
         expires_at: now + TOKEN_TTL_SECS,
         used_at: None,
     };
-    app.db(app.store.insert_verification_token(&record))
-        .await
-        .map_err(db_error)?;
+    app.db(app.store.insert_verification_token(&record)).await?;
     tracing::info!(client_id = %client.client_id, "phone number verified");
     Ok(json_response(
         StatusCode::OK,
@@ -112,7 +116,7 @@ async fn ensure_user(
     c: &OtpChallenge,
     given: String,
     family: String,
-) -> Result<(), DbError> {
+) -> Result<(), StoreError> {
     for _ in 0..3 {
         if app
             .db(app.store.get_user_by_phone(&c.phone_e164))
@@ -142,11 +146,11 @@ async fn ensure_user(
             }
             // Taken meanwhile (the number, by a concurrent sign-up; or, rarely, the sub):
             // look again.
-            Err(DbError::Conflict(_)) => continue,
+            Err(StoreError::Conflict(_)) => continue,
             Err(e) => return Err(e),
         }
     }
-    Err(DbError::Internal(
+    Err(StoreError::Internal(
         "could not create a user for a verified number".into(),
     ))
 }

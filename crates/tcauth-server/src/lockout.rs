@@ -1,4 +1,5 @@
-//! Failed admin authentications, limited per address.
+//! Failed admin authentications, limited per address (the admin API's guard, `admin::guard`,
+//! asks before it compares a token).
 //!
 //! Each address has a bucket of [`BURST`] failures, refilled one per [`REFILL_EVERY`]. Before
 //! the presented token is compared, [`AdminLockout::reserve`] takes one from the caller's
@@ -15,7 +16,7 @@
 //! only an operator's typing (ten tries at once, one more every 10 s) or a guesser meets them.
 
 use crate::shared::{self, Shared};
-use crate::state::Throttle;
+use crate::throttle::Throttle;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
