@@ -78,7 +78,6 @@ def scenario_overload(ctx, b, est):
         cmd = [ctx.openloop, "--url", srv.base, "--codes", str(files[k]), "--rate", f"{rate:.1f}",
                "--secs", str(secs), "--connections", str(ctx.openloop_conns)]
         m = Measure(srv)
-        peak_now = [srv.rss_mib() or 0]
         p = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             out, err = p.communicate(timeout=secs + 60)

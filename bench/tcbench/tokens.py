@@ -64,7 +64,7 @@ class Minter:
                 out, err = p.communicate(timeout=30)
             except subprocess.TimeoutExpired:
                 end(p)
-                out, err = "", ""
+                out = ""
         finally:
             end(p)
         data = parse_bench_json(out) or {}
