@@ -1,4 +1,4 @@
-"""Unit tests of bench/run.py's arithmetic: how rounds become the reported figures.
+"""Unit tests of bench/run.py's arithmetic (bench/tcbench/): how rounds become the reported figures.
 
     python3 -m unittest discover -s bench -p 'test_*.py'
 
@@ -10,7 +10,9 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run  # noqa: E402
+from tcbench.backend import combine_rounds  # noqa: E402
+from tcbench.cli import Ctx  # noqa: E402
+from tcbench.report import ratio_of, targets  # noqa: E402
 
 
 def wrk(rps, **extra):
@@ -22,7 +24,7 @@ def ctx(rounds):
         quick=False, secs=5, conns=64, backend="sqlite", skip=None, perf=None, out="/tmp",
         growth_tokens=None, sweep_tokens=None, sweep_secs=None, openloop_conns=4096,
         max_in_flight=None, rounds=rounds)
-    return run.Ctx(args)
+    return Ctx(args)
 
 
 class CombineRounds(unittest.TestCase):
@@ -32,7 +34,7 @@ class CombineRounds(unittest.TestCase):
             {"ceiling": wrk(50_000.0), "exchange": wrk(20_000.0)},   # 40 %
             {"ceiling": wrk(80_000.0), "exchange": wrk(16_000.0)},   # 20 %
         ]
-        c = run.combine_rounds(rounds)
+        c = combine_rounds(rounds)
         ex = c["exchange"]
         self.assertEqual(ex["rps"], 30_000.0, "the round with the median ratio")
         self.assertAlmostEqual(ex["ratio"], 0.30)
@@ -46,7 +48,7 @@ class CombineRounds(unittest.TestCase):
 
     def test_even_count_takes_the_lower_median(self):
         rounds = [{"ceiling": wrk(100.0), "userinfo": wrk(v)} for v in (70.0, 50.0, 60.0, 40.0)]
-        u = run.combine_rounds(rounds)["userinfo"]
+        u = combine_rounds(rounds)["userinfo"]
         self.assertAlmostEqual(u["ratio"], 0.50)
         self.assertEqual(u["ratio_range"], [0.4, 0.7])
 
@@ -56,10 +58,10 @@ class CombineRounds(unittest.TestCase):
             {"signing": {"rps": 6_000.0}, "exchange_openid": wrk(4_200.0)},  # 70 %
             {"signing": {"rps": 8_000.0}, "exchange_openid": wrk(5_200.0)},  # 65 %
         ]
-        o = run.combine_rounds(rounds)["exchange_openid"]
+        o = combine_rounds(rounds)["exchange_openid"]
         self.assertEqual(o["rps"], 5_200.0)
         self.assertAlmostEqual(o["ratio"], 0.65)
-        self.assertEqual(run.combine_rounds(rounds)["signing"]["rps"], 8_000.0)
+        self.assertEqual(combine_rounds(rounds)["signing"]["rps"], 8_000.0)
 
     def test_problems_of_every_round_are_kept(self):
         rounds = [
@@ -67,15 +69,15 @@ class CombineRounds(unittest.TestCase):
             {"ceiling": wrk(100.0), "exchange": wrk(20.0)},
             {"ceiling": wrk(100.0), "exchange": wrk(10.0)},
         ]
-        ex = run.combine_rounds(rounds)["exchange"]
+        ex = combine_rounds(rounds)["exchange"]
         self.assertEqual(ex["rps"], 20.0)
         self.assertEqual(ex["problems"], ["exchange: unexpected statuses"])
 
     def test_a_round_without_its_ceiling_gives_no_ratio_and_one_round_no_range(self):
-        c = run.combine_rounds([{"exchange": wrk(30.0)}])
+        c = combine_rounds([{"exchange": wrk(30.0)}])
         self.assertNotIn("ratio", c["exchange"])
         self.assertNotIn("rounds", c["exchange"])
-        one = run.combine_rounds([{"ceiling": wrk(100.0), "exchange": wrk(30.0)}])["exchange"]
+        one = combine_rounds([{"ceiling": wrk(100.0), "exchange": wrk(30.0)}])["exchange"]
         self.assertAlmostEqual(one["ratio"], 0.30)
         self.assertNotIn("ratio_range", one)
 
@@ -85,15 +87,15 @@ class Reporting(unittest.TestCase):
         c = ctx(3)
         c.results = {"sqlite": {"ceiling": wrk(80_000.0)}}
         r = wrk(30_000.0, ratio=0.3, ratio_of_rps=100_000.0)
-        self.assertEqual(run.ratio_of("exchange", r, "sqlite", c), (0.3, "of ceiling"))
-        self.assertEqual(run.ratio_of("exchange", wrk(30_000.0), "sqlite", c), (0.375, "of ceiling"))
+        self.assertEqual(ratio_of("exchange", r, "sqlite", c), (0.3, "of ceiling"))
+        self.assertEqual(ratio_of("exchange", wrk(30_000.0), "sqlite", c), (0.375, "of ceiling"))
 
     def test_targets_name_the_rounds_and_their_range(self):
         c = ctx(3)
         c.signing = {"rps": 8_000.0}
         rounds = [{"ceiling": wrk(100_000.0), "userinfo": wrk(v)} for v in (72_000.0, 69_000.0, 75_000.0)]
-        c.results = {"sqlite": run.combine_rounds(rounds)}
-        lines = [(ok, text) for ok, text in run.targets(c) if "userinfo" in text]
+        c.results = {"sqlite": combine_rounds(rounds)}
+        lines = [(ok, text) for ok, text in targets(c) if "userinfo" in text]
         self.assertEqual(lines, [(True, "sqlite: userinfo 72,000 req/s = 72.0 % of the HTTP ceiling "
                                         "100,000, median of 3 rounds, 69–75 % (target >= 70 %)")])
 
