@@ -91,13 +91,23 @@ pub struct AccessTokenView {
 }
 
 /// A write announced with [`Store::announce_write`]. Dropping it withdraws the announcement.
+///
+/// It holds the backend's guard, whatever that is (the SQLite writer's count of announced
+/// writes): the guard is never looked at, only kept alive while the caller prepares its write
+/// and dropped with this value, which is what ends the announcement.
 #[must_use = "the announcement lasts as long as this value"]
-pub struct WriteSoon(#[allow(dead_code)] Option<sqlite::Announced>);
+pub struct WriteSoon(#[allow(dead_code)] Option<Box<dyn std::any::Any + Send + Sync>>);
 
 impl WriteSoon {
     /// An announcement that nobody listens to.
     pub fn none() -> WriteSoon {
         WriteSoon(None)
+    }
+
+    /// An announcement that lasts as long as `guard` is alive: dropping the `WriteSoon` drops
+    /// the guard.
+    pub(crate) fn holding(guard: impl std::any::Any + Send + Sync) -> WriteSoon {
+        WriteSoon(Some(Box::new(guard)))
     }
 }
 
