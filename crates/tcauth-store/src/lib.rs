@@ -22,6 +22,7 @@ use tcauth_core::model::{
 use tcauth_core::secret::TokenHash;
 
 mod columns;
+mod migrations;
 pub mod postgres;
 pub mod sqlite;
 
