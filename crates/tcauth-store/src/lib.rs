@@ -2,8 +2,9 @@
 //!
 //! This is the only crate that speaks SQL. Two backends: [`SqliteStore`] (embedded, one node)
 //! and [`PgStore`] (PostgreSQL, many nodes on one database). Every backend passes the same
-//! conformance story (`tests/conformance/`, run by `tests/conformance.rs` for SQLite and
-//! `tests/postgres.rs` for PostgreSQL), so the server can treat them alike.
+//! conformance story (`tests/conformance/`, run by `tests/sqlite.rs` for SQLite and
+//! `tests/postgres.rs` for PostgreSQL, modules of the one test binary `tests/tests.rs`), so the
+//! server can treat them alike.
 //!
 //! Architecture invariants every backend keeps:
 //! - A method that writes returns `Ok` only after its transaction is durably committed.

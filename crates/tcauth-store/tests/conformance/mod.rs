@@ -1,17 +1,14 @@
 //! The conformance story every [`Store`] backend must pass.
 //!
-//! Each check is a `pub async fn` taking a fresh, empty store, so another backend's test file
-//! can run the same story:
+//! Each check is a `pub async fn` taking a fresh, empty store, so each backend's runner
+//! (a module of `tests/tests.rs`: `sqlite.rs`, `postgres.rs`) runs the same story:
 //!
 //! ```ignore
-//! #[path = "conformance/mod.rs"]
-//! mod suite;
+//! use crate::conformance as suite;
 //!
 //! macro_rules! run { ($($check:ident),* $(,)?) => { /* one #[tokio::test] per $check */ } }
 //! suite::every_check!(run);
 //! ```
-
-#![allow(dead_code)] // a backend's test file may not run every check
 
 use std::sync::Arc;
 use tcauth_core::model::{
