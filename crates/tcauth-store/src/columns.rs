@@ -1,5 +1,7 @@
 //! The column lists of each table, in the order the row decoders read them. Both backends have
-//! the same columns, so they share these.
+//! the same columns, so they share these. Only the lists are shared: the placeholders of the
+//! statements around them differ (`?1` in SQLite, `$1` in PostgreSQL), so each backend writes
+//! its own `VALUES (…)`, `WHERE` and casts.
 
 macro_rules! client_cols {
     () => {
@@ -35,4 +37,17 @@ macro_rules! key_cols {
         "kid, private_key_sealed, public_n, public_e, created_at, current"
     };
 }
-pub(crate) use {access_cols, client_cols, code_cols, key_cols, refresh_cols, user_cols};
+macro_rules! otp_cols {
+    () => {
+        "id, purpose, phone_e164, phone_country, binding, code_mac, attempts_left, created_at, \
+         expires_at, consumed_at"
+    };
+}
+macro_rules! vt_cols {
+    () => {
+        "hash, client_id, phone_e164, phone_country, created_at, expires_at, used_at"
+    };
+}
+pub(crate) use {
+    access_cols, client_cols, code_cols, key_cols, otp_cols, refresh_cols, user_cols, vt_cols,
+};

@@ -2,8 +2,9 @@
 //!
 //! This is the only crate that speaks SQL. Two backends: [`SqliteStore`] (embedded, one node)
 //! and [`PgStore`] (PostgreSQL, many nodes on one database). Every backend passes the same
-//! conformance story (`tests/conformance/`, run by `tests/conformance.rs` for SQLite and
-//! `tests/postgres.rs` for PostgreSQL), so the server can treat them alike.
+//! conformance story (`tests/conformance/`, run by `tests/sqlite.rs` for SQLite and
+//! `tests/postgres.rs` for PostgreSQL, modules of the one test binary `tests/tests.rs`), so the
+//! server can treat them alike.
 //!
 //! Architecture invariants every backend keeps:
 //! - A method that writes returns `Ok` only after its transaction is durably committed.
@@ -22,6 +23,7 @@ use tcauth_core::model::{
 use tcauth_core::secret::TokenHash;
 
 mod columns;
+mod migrations;
 pub mod postgres;
 pub mod sqlite;
 
@@ -106,13 +108,23 @@ pub struct AccessTokenView {
 }
 
 /// A write announced with [`Store::announce_write`]. Dropping it withdraws the announcement.
+///
+/// It holds the backend's guard, whatever that is (the SQLite writer's count of announced
+/// writes): the guard is never looked at, only kept alive while the caller prepares its write
+/// and dropped with this value, which is what ends the announcement.
 #[must_use = "the announcement lasts as long as this value"]
-pub struct WriteSoon(#[allow(dead_code)] Option<sqlite::Announced>);
+pub struct WriteSoon(#[allow(dead_code)] Option<Box<dyn std::any::Any + Send + Sync>>);
 
 impl WriteSoon {
     /// An announcement that nobody listens to.
     pub fn none() -> WriteSoon {
         WriteSoon(None)
+    }
+
+    /// An announcement that lasts as long as `guard` is alive: dropping the `WriteSoon` drops
+    /// the guard.
+    pub(crate) fn holding(guard: impl std::any::Any + Send + Sync) -> WriteSoon {
+        WriteSoon(Some(Box::new(guard)))
     }
 }
 

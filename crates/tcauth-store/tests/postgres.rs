@@ -8,8 +8,7 @@
 //! fails. Without the variable each test prints a SKIPPED line on stderr and passes — except
 //! the ones that need no server.
 
-#[path = "conformance/mod.rs"]
-mod suite;
+use crate::conformance as suite;
 
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};

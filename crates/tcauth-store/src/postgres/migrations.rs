@@ -1,43 +1,13 @@
-//! Versioned schema migrations, recorded in the `tcauth_schema` table (one row per applied
-//! version) and applied under a transaction-level advisory lock, so that several nodes
-//! starting at once apply each migration exactly once.
+//! Versioned schema migrations (the list is [`crate::migrations`]), recorded in the
+//! `tcauth_schema` table (one row per applied version) and applied under a transaction-level
+//! advisory lock, so that several nodes starting at once apply each migration exactly once.
 
 use super::error::{with_context, PgResultExt};
 use crate::StoreError;
 use tokio_postgres::Client;
 
-pub(crate) struct Migration {
-    pub version: u32,
-    pub name: &'static str,
-    pub sql: &'static str,
-}
-
-/// Every migration, in order; `version` is the position in this list, counting from 1.
-pub(crate) const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "0001_init",
-        sql: include_str!("../../migrations/postgres/0001_init.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "0002_otp",
-        sql: include_str!("../../migrations/postgres/0002_otp.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "0003_client_branding",
-        sql: include_str!("../../migrations/postgres/0003_client_branding.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "0004_finished_interactions",
-        sql: include_str!("../../migrations/postgres/0004_finished_interactions.sql"),
-    },
-];
-
-/// The schema version this build migrates to.
-pub(crate) const LATEST: u32 = MIGRATIONS.len() as u32;
+pub(crate) use crate::migrations::LATEST;
+use crate::migrations::MIGRATIONS;
 
 /// Taken first in every migration transaction: an advisory lock private to the schema the
 /// tables go into (the first of the search_path), so tcauth installations in different
@@ -90,7 +60,7 @@ pub(crate) async fn apply(client: &mut Client) -> Result<(u32, u32), StoreError>
             return Ok((before, current));
         };
         let ctx = format!("migration {}", m.name);
-        tx.batch_execute(m.sql)
+        tx.batch_execute(m.postgres)
             .await
             .db()
             .map_err(|e| with_context(e, &ctx))?;
@@ -108,23 +78,5 @@ pub(crate) async fn apply(client: &mut Client) -> Result<(u32, u32), StoreError>
             name = m.name,
             "applied PostgreSQL migration"
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn migrations_are_numbered_without_gaps_and_mirror_sqlite() {
-        let sqlite = crate::SqliteStore::SCHEMA_VERSION;
-        assert_eq!(
-            LATEST, sqlite,
-            "every SQLite migration has its PostgreSQL twin"
-        );
-        for (i, m) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(m.version as usize, i + 1);
-            assert!(m.name.starts_with(&format!("{:04}_", m.version)));
-        }
     }
 }

@@ -26,12 +26,16 @@
 //! - No TLS: `sslmode=require` is refused with a message saying so; put a TLS-terminating
 //!   proxy (or a private network) between the nodes and the database. TLS is a follow-up.
 
+mod clients;
 mod conn;
 mod error;
+mod grants;
+mod keys;
 mod migrations;
 mod otp;
 mod rows;
 mod store;
+mod users;
 
 use crate::{Result, StoreError};
 use deadpool_postgres::{Object, Pool};

@@ -3,24 +3,13 @@
 
 use super::error::{is_unique_violation_on, map_err, PgResultExt};
 use super::rows::{corrupt, exec, get, query_opt};
+use crate::columns::{otp_cols, vt_cols};
 use crate::{OtpCheck, StoreError};
 use deadpool_postgres::{GenericClient, Object};
 use tcauth_core::model::{OtpChallenge, OtpPurpose, VerificationToken};
 use tcauth_core::otp::mac_eq;
 use tcauth_core::secret::{ct_eq, TokenHash};
 use tokio_postgres::Row;
-
-macro_rules! otp_cols {
-    () => {
-        "id, purpose, phone_e164, phone_country, binding, code_mac, attempts_left, created_at, \
-         expires_at, consumed_at"
-    };
-}
-macro_rules! vt_cols {
-    () => {
-        "hash, client_id, phone_e164, phone_country, created_at, expires_at, used_at"
-    };
-}
 
 /// The sweeper's statements for these tables: delete at most `$2` rows expired before `$1`
 /// (rows another sweeper is deleting right now are skipped, not waited for).

@@ -62,6 +62,11 @@ fn hash(row: &Row, idx: usize) -> Result<TokenHash, StoreError> {
     TokenHash::from_slice(b).ok_or_else(|| corrupt("hash", format!("{} bytes", b.len())))
 }
 
+/// A count as a bigint parameter (a `LIMIT`), saturating.
+pub(crate) fn clamp_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// The database form of a rate limit: both columns or neither.
 pub(crate) fn rate_columns(r: Option<RateLimit>) -> (Option<i64>, Option<i64>) {
     match r {

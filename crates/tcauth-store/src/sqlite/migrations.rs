@@ -1,41 +1,12 @@
-//! Versioned schema migrations, tracked with `PRAGMA user_version`.
+//! Versioned schema migrations (the list is [`crate::migrations`]), tracked with
+//! `PRAGMA user_version`.
 
 use super::error::{with_context, SqlResultExt};
 use crate::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
 
-pub(crate) struct Migration {
-    pub version: u32,
-    pub name: &'static str,
-    pub sql: &'static str,
-}
-
-/// Every migration, in order; `version` is the position in this list, counting from 1.
-pub(crate) const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "0001_init",
-        sql: include_str!("../../migrations/sqlite/0001_init.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "0002_otp",
-        sql: include_str!("../../migrations/sqlite/0002_otp.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "0003_client_branding",
-        sql: include_str!("../../migrations/sqlite/0003_client_branding.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "0004_finished_interactions",
-        sql: include_str!("../../migrations/sqlite/0004_finished_interactions.sql"),
-    },
-];
-
-/// The schema version this build migrates to.
-pub(crate) const LATEST: u32 = MIGRATIONS.len() as u32;
+pub(crate) use crate::migrations::LATEST;
+use crate::migrations::MIGRATIONS;
 
 pub(crate) fn user_version(conn: &Connection) -> Result<u32, StoreError> {
     let v: i64 = conn
@@ -76,7 +47,7 @@ pub(crate) fn apply(conn: &mut Connection) -> Result<(u32, u32), StoreError> {
             )));
         }
         let ctx = format!("migration {}", m.name);
-        tx.execute_batch(m.sql)
+        tx.execute_batch(m.sqlite)
             .db()
             .map_err(|e| with_context(e, &ctx))?;
         tx.pragma_update(None, "user_version", m.version)
@@ -96,14 +67,6 @@ pub(crate) fn apply(conn: &mut Connection) -> Result<(u32, u32), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn migrations_are_numbered_without_gaps() {
-        for (i, m) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(m.version as usize, i + 1);
-            assert!(m.name.starts_with(&format!("{:04}_", m.version)));
-        }
-    }
 
     #[test]
     fn applies_to_an_empty_database() {

@@ -16,8 +16,6 @@ mod reader;
 mod rows;
 mod writer;
 
-pub(crate) use self::writer::Announced;
-
 use self::error::{is_unique_violation, is_unique_violation_on, map_err, SqlResultExt};
 use self::reader::Readers;
 use self::rows::*;
@@ -289,7 +287,7 @@ fn clamp_i64(n: usize) -> i64 {
 #[async_trait]
 impl Store for SqliteStore {
     fn announce_write(&self) -> crate::WriteSoon {
-        crate::WriteSoon(Some(self.inner.writer.announce()))
+        crate::WriteSoon::holding(self.inner.writer.announce())
     }
 
     async fn ping(&self) -> Result<()> {

@@ -4,24 +4,13 @@
 
 use super::error::{is_unique_violation, map_err, SqlResultExt};
 use super::rows::query_opt;
+use crate::columns::{otp_cols, vt_cols};
 use crate::{OtpCheck, StoreError};
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, Row};
 use tcauth_core::model::{OtpChallenge, OtpPurpose, VerificationToken};
 use tcauth_core::otp::mac_eq;
 use tcauth_core::secret::{ct_eq, TokenHash};
-
-macro_rules! otp_cols {
-    () => {
-        "id, purpose, phone_e164, phone_country, binding, code_mac, attempts_left, created_at, \
-         expires_at, consumed_at"
-    };
-}
-macro_rules! vt_cols {
-    () => {
-        "hash, client_id, phone_e164, phone_country, created_at, expires_at, used_at"
-    };
-}
 
 /// The sweeper's statements for these tables: delete at most `?2` rows expired before `?1`.
 pub(crate) const SWEEP: [&str; 2] = [

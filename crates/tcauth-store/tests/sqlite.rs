@@ -1,8 +1,7 @@
 //! The conformance story (`conformance/mod.rs`) against SqliteStore, plus what is specific to
 //! the SQLite backend: file permissions, migrations, durability across reopening, corrupt data.
 
-#[path = "conformance/mod.rs"]
-mod suite;
+use crate::conformance as suite;
 
 use rusqlite::Connection;
 use std::path::Path;

@@ -1,0 +1,76 @@
+//! Clients: the statements behind `impl Store for PgStore`'s client methods (`store.rs`).
+
+use super::error::{is_unique_violation_on, map_err, PgResultExt};
+use super::rows::*;
+use crate::{Result, StoreError};
+use deadpool_postgres::Object;
+use tcauth_core::model::{Branding, Client};
+use tokio_postgres::types::Json;
+
+pub(super) async fn create_client(c: &Object, client: &Client) -> Result<()> {
+    let (per_second, burst) = rate_columns(client.rate_limit);
+    let stmt = c
+        .prepare_cached(concat!(
+            "INSERT INTO clients (",
+            client_cols!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .await
+        .db()?;
+    let r = c
+        .execute(
+            &stmt,
+            &[
+                &client.client_id,
+                &client.name,
+                &Json(&client.redirect_uris),
+                &client.scopes.to_string(),
+                &Json(&client.grant_types),
+                &per_second,
+                &burst,
+                &client.created_at,
+                &client.branding.as_ref().map(Json),
+            ],
+        )
+        .await;
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation_on(&e, "clients_pkey") => Err(StoreError::Conflict(format!(
+            "client id {} already exists",
+            client.client_id
+        ))),
+        Err(e) => Err(map_err(e)),
+    }
+}
+
+pub(super) async fn get_client(c: &Object, client_id: &str) -> Result<Option<Client>> {
+    let sql = concat!(
+        "SELECT ",
+        client_cols!(),
+        " FROM clients WHERE client_id = $1"
+    );
+    query_opt(c, sql, &[&client_id], client_from_row).await
+}
+
+pub(super) async fn list_clients(c: &Object) -> Result<Vec<Client>> {
+    let sql = concat!(
+        "SELECT ",
+        client_cols!(),
+        " FROM clients ORDER BY created_at, client_id"
+    );
+    query_all(c, sql, &[], client_from_row).await
+}
+
+pub(super) async fn delete_client(c: &Object, client_id: &str) -> Result<bool> {
+    let n = exec(c, "DELETE FROM clients WHERE client_id = $1", &[&client_id]).await?;
+    Ok(n > 0)
+}
+
+pub(super) async fn set_client_branding(
+    c: &Object,
+    client_id: &str,
+    branding: Option<&Branding>,
+) -> Result<bool> {
+    let sql = "UPDATE clients SET branding = $2 WHERE client_id = $1";
+    Ok(exec(c, sql, &[&client_id, &branding.map(Json)]).await? > 0)
+}
