@@ -22,6 +22,7 @@ use std::time::Duration;
 use tcauth_core::model::SigningKeyRecord;
 use tcauth_server::{Secret, ServeError, Settings};
 use tcauth_store::{SqliteStore, Store};
+use tcauth_testkit::ports::local_listener;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -145,7 +146,7 @@ impl TestServer {
                 .await
                 .expect("seed signing key");
         }
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = local_listener().await;
         let addr = listener.local_addr().unwrap();
         let mut settings = Settings::new(secret());
         settings.listen = addr;
@@ -245,7 +246,7 @@ impl TestServer {
         };
         let listener = match TcpListener::bind(self.addr).await {
             Ok(l) => l,
-            Err(_) => TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            Err(_) => local_listener().await,
         };
         self.addr = listener.local_addr().unwrap();
         self.base = format!("http://{}", self.addr);
