@@ -12,7 +12,6 @@ use tcauth_testkit::ready;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcauth");
 
-#[path = "cli/postgres.rs"]
 mod postgres;
 
 /// A temporary working directory with a data dir inside.
