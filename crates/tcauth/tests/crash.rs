@@ -10,17 +10,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tcauth_testkit::ports::free_port;
+use tcauth_testkit::ready;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcauth");
 const ADMIN: &str = "crash-test-admin-token-0123456789";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn start(data: &Path, port: u16, log: &Path) -> Child {
     let log = std::fs::OpenOptions::new()
@@ -43,16 +37,7 @@ fn start(data: &Path, port: u16, log: &Path) -> Child {
 }
 
 async fn wait_ready(http: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
-            if r.status() == 200 {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "server did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    ready::wait_ready(http, &format!("{base}/readyz"), Duration::from_secs(20)).await;
 }
 
 fn challenge(verifier: &str) -> String {

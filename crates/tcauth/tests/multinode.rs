@@ -10,34 +10,28 @@
 //! each test says SKIPPED on stderr and passes.
 
 use serde_json::{json, Value};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+use tcauth_testkit::gate;
+use tcauth_testkit::ports::free_port;
+use tcauth_testkit::proxy::{target_of, Proxy};
+use tcauth_testkit::psql::psql;
+use tcauth_testkit::ready;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcauth");
 const ADMIN: &str = "multinode-admin-token-0123456789";
 const SECRET: &str = "bXVsdGlub2RlLXRlc3Qtc2VjcmV0LTAxMjM0NTY3ODk=";
 
+/// The test database's and the test Redis's URLs, or `None` after a loud SKIPPED line.
 fn env_urls(test: &str) -> Option<(String, String)> {
-    match (
-        std::env::var("TCAUTH_TEST_DATABASE_URL"),
-        std::env::var("TCAUTH_TEST_REDIS_URL"),
-    ) {
-        (Ok(db), Ok(redis)) if !db.is_empty() && !redis.is_empty() => Some((db, redis)),
-        _ => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED {test}: set TCAUTH_TEST_DATABASE_URL and TCAUTH_TEST_REDIS_URL to run \
-                 the multi-node tests (.ci/run sets them)"
-            );
-            None
-        }
-    }
+    let urls = gate::all_or_skip(
+        &[&gate::TEST_DATABASE_URL, &gate::TEST_REDIS_URL],
+        &format!("the multi-node test {test}"),
+    )?;
+    let [db, redis] = <[String; 2]>::try_from(urls).unwrap();
+    Some((db, redis))
 }
 
 /// A fresh schema in the test database, dropped at the end.
@@ -83,90 +77,6 @@ impl Drop for Schema {
     }
 }
 
-fn psql(url: &str, sql: &str) {
-    let out = Command::new("psql")
-        .args([url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
-        .output()
-        .expect("psql is installed");
-    assert!(
-        out.status.success(),
-        "psql {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A TCP proxy to PostgreSQL that the test can cut (every connection closed, new ones
-/// refused) and restore.
-struct Proxy {
-    addr: std::net::SocketAddr,
-    down: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    accept: JoinHandle<()>,
-}
-
-impl Proxy {
-    async fn start(target: String) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let down = Arc::new(AtomicBool::new(false));
-        let conns: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let (d, c) = (down.clone(), conns.clone());
-        let accept = tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    return;
-                };
-                if d.load(Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let target = target.clone();
-                c.lock().unwrap().push(tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                }));
-            }
-        });
-        Proxy {
-            addr,
-            down,
-            conns,
-            accept,
-        }
-    }
-
-    fn cut(&self) {
-        self.down.store(true, Ordering::SeqCst);
-        for c in self.conns.lock().unwrap().drain(..) {
-            c.abort();
-        }
-    }
-
-    fn restore(&self) {
-        self.down.store(false, Ordering::SeqCst);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.accept.abort();
-        self.cut();
-    }
-}
-
-/// The host:port of a postgres URL.
-fn db_target(db_url: &str) -> String {
-    let rest = db_url.split_once("://").unwrap().1;
-    let after_at = rest.rsplit_once('@').map(|(_, a)| a).unwrap_or(rest);
-    let hostport = after_at.split(['/', '?']).next().unwrap();
-    if hostport.contains(':') {
-        hostport.to_string()
-    } else {
-        format!("{hostport}:5432")
-    }
-}
-
 struct Node {
     child: Child,
     base: String,
@@ -176,25 +86,6 @@ impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// A port no other node of this test process was given. The tests run in parallel and each
-/// node binds its port only when it starts, so two calls could otherwise get the same free
-/// port: one node then fails to start and the other cluster's node answers in its place.
-fn free_port() -> u16 {
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    loop {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut given = GIVEN.lock().unwrap();
-        if !given.contains(&port) {
-            given.push(port);
-            return port;
-        }
     }
 }
 
@@ -236,20 +127,7 @@ fn start_node(dir: &Path, config: &Path, db_url: &str, redis_url: &str, i: usize
 }
 
 async fn wait_ready(http: &reqwest::Client, node: &Node, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Ok(r) = http.get(format!("{}/readyz", node.base)).send().await {
-            if r.status() == 200 {
-                return;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} not ready in {within:?}",
-            node.base
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    ready::wait_ready(http, &format!("{}/readyz", node.base), within).await;
 }
 
 struct Cluster {
@@ -262,7 +140,7 @@ struct Cluster {
 
 async fn cluster(db: &str, redis: &str) -> Cluster {
     let schema = Schema::create(db);
-    let proxy = Proxy::start(db_target(db)).await;
+    let proxy = Proxy::start(target_of(db, 5432)).await;
     let url = schema.url_via(proxy.addr);
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::builder()

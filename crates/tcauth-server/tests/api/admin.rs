@@ -101,7 +101,7 @@ async fn missing_or_wrong_token_is_401() {
     // each path's ten tries come from an address of their own.
     for (i, (m, p)) in PATHS.iter().take(10).enumerate() {
         let from =
-            crate::admin_lockout::client_from(std::net::Ipv4Addr::new(127, 0, 1, i as u8 + 1));
+            super::admin_lockout::client_from(std::net::Ipv4Addr::new(127, 0, 1, i as u8 + 1));
         for a in &auths {
             let mut rb = from.request(reqwest::Method::from_bytes(m.as_bytes()).unwrap(), s.url(p));
             if let Some(a) = a {

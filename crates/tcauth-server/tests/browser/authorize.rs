@@ -1,8 +1,8 @@
 //! `GET|POST /v1/auth` over plain HTTP: every validation branch (CONTRACT.md §5, checklist
 //! A1–A7), the error page, and the start of an interaction.
 
+use super::support::{encode, query_of, Agent, Page};
 use crate::common::{self, TestServer};
-use crate::support::{encode, query_of, Agent, Page};
 use serde_json::json;
 
 const APP_CB: &str = "https://shop.example/cb";
@@ -86,7 +86,7 @@ fn assert_error_page(p: &Page, what: &str) {
         "{what}: {}",
         p.body
     );
-    crate::pages::assert_page_headers(p, false);
+    super::pages::assert_page_headers(p, false);
 }
 
 /// A redirect to `base` carrying `error` (and `iss`; `state` when `state` is given).
@@ -327,8 +327,8 @@ async fn a_valid_request_starts_an_interaction() {
         assert_eq!(r.location(), "/v1/auth/phone", "{method}");
         let c = r.header("set-cookie").expect("interaction cookie");
         assert!(c.starts_with("tcauth_interaction="), "{c}");
-        crate::pages::assert_cookie_attributes(c, false);
-        crate::pages::assert_page_headers(&r, false);
+        super::pages::assert_cookie_attributes(c, false);
+        super::pages::assert_page_headers(&r, false);
         // Nothing the app sent is in the clear in the cookie.
         for (_, v) in &p {
             if v.len() > 4 {
@@ -359,15 +359,15 @@ async fn an_https_issuer_gets_host_prefixed_secure_cookies_and_hsts() {
     assert_eq!(r.status, 302, "{}", r.body);
     let c = r.header("set-cookie").unwrap();
     assert!(c.starts_with("__Host-tcauth_interaction="), "{c}");
-    crate::pages::assert_cookie_attributes(c, true);
-    crate::pages::assert_page_headers(&r, true);
+    super::pages::assert_cookie_attributes(c, true);
+    super::pages::assert_page_headers(&r, true);
     // The error redirect's iss is the configured issuer.
     let r = get(&a, &with(p, "response_type", "token")).await;
     assert_eq!(query_of(r.location())["iss"], "https://login.example");
     // The error page too has HSTS.
     let r = get(&a, &with(valid(&a), "client_id", "x")).await;
     assert_eq!(r.status, 400);
-    crate::pages::assert_page_headers(&r, true);
+    super::pages::assert_page_headers(&r, true);
 }
 
 #[tokio::test]

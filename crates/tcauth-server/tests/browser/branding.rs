@@ -1,9 +1,9 @@
 //! Per-client branding of the consent page: set and cleared through the admin API, validated,
 //! kept by the store, and shown on the page (in the browser too, with screenshots).
 
+use super::support::{Agent, Callback, Setup};
+use super::webdriver::{enabled, Browser, PHONE};
 use crate::common::{self, json_of};
-use crate::support::{Agent, Callback, Setup};
-use crate::webdriver::{enabled, Browser, PHONE};
 use serde_json::{json, Value};
 
 const BRANDING: &str = r##"{
@@ -115,7 +115,7 @@ async fn the_admin_api_sets_validates_and_clears_branding() {
 }
 
 /// Walks a new number to the consent page over HTTP.
-async fn consent_page(s: &Setup, agent: &mut Agent) -> crate::support::Page {
+async fn consent_page(s: &Setup, agent: &mut Agent) -> super::support::Page {
     let (path, _) = s.auth_path("openid phone", "b", None);
     let page = agent.begin(&path).await;
     let code_page = agent.enter_phone(&page, &common::unique_phone()).await;
@@ -156,7 +156,7 @@ async fn the_consent_page_follows_the_branding() {
     ] {
         assert!(page.body.contains(want), "consent lacks {want:?}");
     }
-    crate::pages::assert_page_headers(&page, false);
+    super::pages::assert_page_headers(&page, false);
     // Continue is still `decision=allow`.
     let r = agent
         .post(

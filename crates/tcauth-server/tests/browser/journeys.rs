@@ -2,10 +2,10 @@
 //! five wrong codes, an expired code, a bad redirect URI. Screenshots of every page at 360 px
 //! and 1280 px go to `target/screenshots/`.
 
+use super::pages::id_token_claims;
+use super::support::{Callback, Setup};
+use super::webdriver::{enabled, Browser, DESKTOP, PHONE};
 use crate::common::{self, json_of};
-use crate::pages::id_token_claims;
-use crate::support::{Callback, Setup};
-use crate::webdriver::{enabled, Browser, DESKTOP, PHONE};
 use std::time::Duration;
 
 async fn setup_with(f: impl FnOnce(&mut tcauth_server::Settings)) -> (Setup, Callback) {
@@ -230,8 +230,8 @@ async fn a_bad_redirect_uri_shows_the_error_page_and_goes_nowhere() {
     let b = Browser::start(PHONE).await;
     let (path, _) = s.auth_path("openid", "st", None);
     let evil = path.replace(
-        &crate::support::encode(&[("x", cb.uri.clone())])[2..],
-        &crate::support::encode(&[("x", format!("{}/../evil", cb.uri))])[2..],
+        &super::support::encode(&[("x", cb.uri.clone())])[2..],
+        &super::support::encode(&[("x", format!("{}/../evil", cb.uri))])[2..],
     );
     assert_ne!(evil, path);
     b.goto(&s.server.url(&evil)).await;

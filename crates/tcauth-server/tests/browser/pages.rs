@@ -1,8 +1,8 @@
 //! The sign-in pages over plain HTTP (no browser): the whole flow, the security headers of
 //! every page, the CSRF matrix, cookies, wrong and expired codes, send failures and limits.
 
+use super::support::{Agent, Page, Setup};
 use crate::common::{self, json_of};
-use crate::support::{Agent, Page, Setup};
 use serde_json::Value;
 
 /// Checklist B1, B2, B8.

@@ -2,8 +2,8 @@
 //! browser that ignored `Max-Age=0`, or by whoever copied it), gets the "sign-in expired" page
 //! and never another code; of concurrent submissions of one cookie exactly one gets a code.
 
+use super::support::{Agent, Page, Setup};
 use crate::common::{self, Code, StartOpts};
-use crate::support::{Agent, Page, Setup};
 use std::sync::atomic::Ordering;
 
 /// Signs the known number (`common::PHONE`) in up to the consent page; (agent, consent page,

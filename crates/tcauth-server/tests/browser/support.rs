@@ -16,14 +16,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use tcauth_server::settings::OtpSenderConfig;
 use tcauth_server::{Secret, Settings};
-use tokio::net::TcpListener;
+use tcauth_testkit::ports::local_listener;
 use tokio::sync::{mpsc, Mutex};
 
 /// The webhook secret the test servers sign with.
 pub const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789";
 
 async fn serve_on_port_0(router: Router) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = local_listener().await;
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;

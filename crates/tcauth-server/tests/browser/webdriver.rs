@@ -9,6 +9,8 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use tcauth_testkit::gate;
+use tcauth_testkit::ports::free_port;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
@@ -32,27 +34,9 @@ fn path_of(var: &str, default: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| default.to_string())
 }
 
-/// Whether browser tests run; prints a loud line when they do not (straight to the stderr
-/// handle, which the test harness does not capture).
+/// Whether browser tests run; prints a loud SKIPPED line when they do not.
 pub fn enabled(test: &str) -> bool {
-    if std::env::var_os("TCAUTH_BROWSER_TESTS").is_some() {
-        return true;
-    }
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED: set TCAUTH_BROWSER_TESTS=1 (with Debian's chromium and chromium-driver \
-         installed: apt-get install chromium chromium-driver) to run the browser test {test}"
-    );
-    false
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    gate::env_or_skip(&gate::BROWSER_TESTS, &format!("the browser test {test}")).is_some()
 }
 
 impl Browser {

@@ -1,30 +1,21 @@
 //! What the cluster tests share: the test Redis (with a key prefix of each test's own, whose
-//! keys are deleted when the test ends), nodes on it, and a TCP proxy to cut Redis off.
+//! keys are deleted when the test ends), nodes on it, and a TCP proxy to cut Redis off
+//! (the testkit's [`Proxy`]).
 
 use crate::common::TestServer;
 use serde_json::json;
-use std::io::Write as _;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use tcauth_server::Settings;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+use tcauth_testkit::gate;
 
-/// The test Redis's URL, or `None` after a loud SKIPPED line (straight to the stderr handle,
-/// which the test harness does not capture).
+pub use tcauth_testkit::proxy::Proxy;
+
+/// The test Redis's URL, or `None` after a loud SKIPPED line.
 pub fn redis_url(test: &str) -> Option<String> {
-    match std::env::var("TCAUTH_TEST_REDIS_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_string()),
-        _ => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED: set TCAUTH_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/; .ci/run sets \
-                 it) to run the Redis cluster test {test}"
-            );
-            None
-        }
-    }
+    gate::env_or_skip(
+        &gate::TEST_REDIS_URL,
+        &format!("the Redis cluster test {test}"),
+    )
 }
 
 /// One test's share of Redis: a random prefix; every key under it is deleted on drop.
@@ -132,63 +123,4 @@ pub async fn otp_request(s: &TestServer, client_id: &str, phone: &str) -> reqwes
         .send()
         .await
         .unwrap()
-}
-
-/// A TCP proxy the test can cut (every connection closed, new ones refused) and restore.
-pub struct Proxy {
-    pub addr: SocketAddr,
-    down: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    accept: JoinHandle<()>,
-}
-
-impl Proxy {
-    pub async fn start(target: String) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let down = Arc::new(AtomicBool::new(false));
-        let conns: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let (d, c) = (down.clone(), conns.clone());
-        let accept = tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    return;
-                };
-                if d.load(Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let target = target.clone();
-                c.lock().unwrap().push(tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                }));
-            }
-        });
-        Proxy {
-            addr,
-            down,
-            conns,
-            accept,
-        }
-    }
-
-    pub fn cut(&self) {
-        self.down.store(true, Ordering::SeqCst);
-        for c in self.conns.lock().unwrap().drain(..) {
-            c.abort();
-        }
-    }
-
-    pub fn restore(&self) {
-        self.down.store(false, Ordering::SeqCst);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.accept.abort();
-        self.cut();
-    }
 }

@@ -1,7 +1,7 @@
 //! The Redis scripts against the in-process limits they replace: the same decisions, the same
 //! `Retry-After`, keys that expire.
 
-use crate::harness::Keys;
+use super::harness::Keys;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;

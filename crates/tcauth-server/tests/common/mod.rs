@@ -5,15 +5,12 @@
 //! Nothing sleeps to wait for start-up: the listener is bound before `serve` is spawned, so
 //! connections made right away wait in the backlog until the server accepts them.
 
-#![allow(dead_code)]
-
 pub mod fault;
 pub mod raw;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand_core::{OsRng, RngCore};
 use reqwest::header::HeaderMap;
-use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -22,6 +19,7 @@ use std::time::Duration;
 use tcauth_core::model::SigningKeyRecord;
 use tcauth_server::{Secret, ServeError, Settings};
 use tcauth_store::{SqliteStore, Store};
+use tcauth_testkit::ports::local_listener;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -99,7 +97,6 @@ pub struct TestServer {
     pub settings: Settings,
     pub http: reqwest::Client,
     pub fault: Option<Arc<Fault>>,
-    opts: StartOpts,
     dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), ServeError>>>,
@@ -145,7 +142,7 @@ impl TestServer {
                 .await
                 .expect("seed signing key");
         }
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = local_listener().await;
         let addr = listener.local_addr().unwrap();
         let mut settings = Settings::new(secret());
         settings.listen = addr;
@@ -173,7 +170,6 @@ impl TestServer {
             settings,
             http: http_client(),
             fault,
-            opts,
             dir,
             shutdown: None,
             task: None,
@@ -245,7 +241,7 @@ impl TestServer {
         };
         let listener = match TcpListener::bind(self.addr).await {
             Ok(l) => l,
-            Err(_) => TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            Err(_) => local_listener().await,
         };
         self.addr = listener.local_addr().unwrap();
         self.base = format!("http://{}", self.addr);
@@ -608,10 +604,6 @@ pub fn retry_after(h: &HeaderMap) -> u64 {
     v.trim()
         .parse()
         .unwrap_or_else(|_| panic!("Retry-After {v:?} is not whole seconds"))
-}
-
-pub fn status(resp: &reqwest::Response) -> StatusCode {
-    resp.status()
 }
 
 /// Shannon entropy of the string's characters, times its length: an estimate (as the OpenID

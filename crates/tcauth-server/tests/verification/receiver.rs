@@ -9,7 +9,7 @@ use axum::Router;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::net::TcpListener;
+use tcauth_testkit::ports::local_listener;
 
 /// One webhook call as received.
 #[derive(Debug, Clone)]
@@ -56,7 +56,7 @@ impl Receiver {
     pub async fn start() -> Receiver {
         let shared = Arc::new(Shared::default());
         shared.status.store(200, Ordering::SeqCst);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = local_listener().await;
         let addr = listener.local_addr().unwrap();
         let app = Router::new()
             .route("/hook", post(hook))

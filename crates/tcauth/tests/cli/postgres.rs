@@ -2,8 +2,8 @@
 //! `TCAUTH_TEST_DATABASE_URL`, which `.ci/run` sets) migrate and clients on a fresh schema.
 
 use super::{bare, text, Env};
-use std::io::Write as _;
-use std::process::Command;
+use tcauth_testkit::gate;
+use tcauth_testkit::psql::psql;
 
 /// A URL nobody answers at, with a password that must never be echoed.
 const DEAD_PG: &str = "postgres://tcauth:pw-never-shown@127.0.0.1:1/tcauth";
@@ -54,14 +54,6 @@ struct Schema {
     name: String,
 }
 
-fn psql(url: &str, sql: &str) {
-    let out = Command::new("psql")
-        .args([url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
-        .output()
-        .expect("psql is installed");
-    assert!(out.status.success(), "psql {sql}: {}", text(&out.stderr));
-}
-
 impl Schema {
     fn create(admin_url: &str) -> Schema {
         let name = format!("tcauth_cli_{}", tcauth_core::secret::new_id());
@@ -95,19 +87,12 @@ impl Drop for Schema {
     }
 }
 
+/// The test database's URL, or `None` after a loud SKIPPED line.
 fn test_database(test: &str) -> Option<String> {
-    match std::env::var("TCAUTH_TEST_DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_string()),
-        _ => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED: set TCAUTH_TEST_DATABASE_URL (e.g. \
-                 postgres://postgres@127.0.0.1:5432/test; .ci/run sets it) to run the CLI \
-                 PostgreSQL test {test}"
-            );
-            None
-        }
-    }
+    gate::env_or_skip(
+        &gate::TEST_DATABASE_URL,
+        &format!("the CLI PostgreSQL test {test}"),
+    )
 }
 
 #[test]

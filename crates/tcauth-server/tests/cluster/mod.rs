@@ -11,20 +11,11 @@
 //! it each test prints a loud SKIPPED line and passes. Each test uses its own random key
 //! prefix and deletes its keys at the end, so tests run in parallel.
 
-#[path = "common/mod.rs"]
-mod common;
-
-#[allow(dead_code)]
-#[path = "browser/support.rs"]
-mod support;
-
-#[path = "cluster/harness.rs"]
 mod harness;
-
-#[path = "cluster/scripts.rs"]
 mod scripts;
 
-use common::*;
+use crate::browser::support;
+use crate::common::*;
 use harness::*;
 use serde_json::json;
 use std::sync::Arc;

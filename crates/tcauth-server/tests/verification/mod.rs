@@ -3,17 +3,11 @@
 //! real SMS-gateway stand-in (an axum server in the test that records each webhook call), the
 //! exact status, JSON body and headers of every answer.
 
-#[path = "common/mod.rs"]
-mod common;
-
-#[path = "verification/flow.rs"]
 mod flow;
-#[path = "verification/limits.rs"]
 mod limits;
-#[path = "verification/receiver.rs"]
 mod receiver;
 
-use common::*;
+use crate::common::*;
 use receiver::Receiver;
 use serde_json::{json, Value};
 use tcauth_server::settings::OtpSenderConfig;

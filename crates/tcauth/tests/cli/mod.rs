@@ -7,10 +7,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use tcauth_testkit::ports::free_port;
+use tcauth_testkit::ready;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcauth");
 
-#[path = "cli/postgres.rs"]
 mod postgres;
 
 /// A temporary working directory with a data dir inside.
@@ -506,15 +507,6 @@ fn help_explains_commands() {
     }
 }
 
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn serve_answers_healthz_and_stops_on_sigterm() {
     let env = Env::new();
@@ -530,20 +522,19 @@ async fn serve_answers_healthz_and_stops_on_sigterm() {
         .unwrap();
     let log = || fs::read_to_string(env.path().join("serve.log")).unwrap_or_default();
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("serve exited with {status}: {}", log());
-        }
-        let r = http.get(format!("http://{listen}/healthz")).send().await;
-        if r.is_ok_and(|r| r.status() == 200) {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("no /healthz within 10 s: {}", log());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let up = ready::wait_ready_or(
+        &http,
+        &format!("http://{listen}/healthz"),
+        Duration::from_secs(10),
+        || {
+            let status = child.try_wait().unwrap()?;
+            Some(format!("serve exited with {status}"))
+        },
+    )
+    .await;
+    if let Err(e) = up {
+        let _ = child.kill();
+        panic!("{e}: {}", log());
     }
     let disco: Value = http
         .get(format!("http://{listen}/.well-known/openid-configuration"))

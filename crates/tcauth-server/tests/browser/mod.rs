@@ -5,20 +5,11 @@
 //! Every test starts its own server (port 0, temporary store), SMS gateway and, for browser
 //! journeys, its own chromedriver and Chromium profile, so tests run in parallel.
 
-#[path = "common/mod.rs"]
-mod common;
-
-#[path = "browser/authorize.rs"]
 mod authorize;
-#[path = "browser/branding.rs"]
 mod branding;
-#[path = "browser/journeys.rs"]
 mod journeys;
-#[path = "browser/pages.rs"]
 mod pages;
-#[path = "browser/replay.rs"]
 mod replay;
-#[path = "browser/support.rs"]
-mod support;
-#[path = "browser/webdriver.rs"]
+/// Also used by the cluster tests (sign-in pages on nodes sharing Redis).
+pub mod support;
 mod webdriver;

@@ -1,0 +1,16 @@
+//! Black-box tests of the tcauth HTTP server against CONTRACT.md (§1–4, 7, 8) and the
+//! security checklist. Each test runs its own server on a port-0 listener over its own
+//! temporary SQLite store, so tests run in parallel and in any order.
+
+mod admin;
+mod admin_lockout;
+mod connections;
+mod discovery;
+mod errors;
+mod ops;
+mod refresh;
+mod revoke;
+mod robustness;
+mod third_party;
+mod token;
+mod userinfo;
