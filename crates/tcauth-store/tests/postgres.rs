@@ -17,22 +17,12 @@ use std::time::{Duration, Instant};
 use tcauth_store::{PgOptions, PgStore, Redemption, Rotation, Store, StoreError};
 use tokio_postgres::NoTls;
 
-const ENV: &str = "TCAUTH_TEST_DATABASE_URL";
-
-/// The test database's URL, or `None` after a loud SKIPPED line (straight to the stderr
-/// handle, which the test harness does not capture).
+/// The test database's URL, or `None` after a loud SKIPPED line (`tcauth_testkit::gate`).
 fn database_url(test: &str) -> Option<String> {
-    match std::env::var(ENV) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED {test}: set {ENV}=postgres://postgres@127.0.0.1:5432/test to run the \
-                 PostgreSQL conformance tests"
-            );
-            None
-        }
-    }
+    tcauth_testkit::gate::env_or_skip(
+        &tcauth_testkit::gate::TEST_DATABASE_URL,
+        &format!("the PostgreSQL conformance test {test}"),
+    )
 }
 
 /// Pool settings for the tests: few connections per test (the tests run in parallel on one
