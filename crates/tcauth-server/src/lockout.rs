@@ -15,10 +15,11 @@
 //! request rate limits). The constants are not settings: a right token is never limited, so
 //! only an operator's typing (ten tries at once, one more every 10 s) or a guesser meets them.
 
+use crate::ip::key_of;
 use crate::shared::{self, Shared};
 use crate::throttle::Throttle;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tcauth_core::ratelimit::{Bucket, Decision};
@@ -50,17 +51,6 @@ pub struct AdminLockout {
     /// At most one line a second about failures, one about locked-out requests.
     pub failure_log: Throttle,
     pub locked_log: Throttle,
-}
-
-/// The key of a peer: an IPv4 address (IPv4-mapped IPv6 included) as is, IPv6 by its /64.
-pub fn key_of(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-        }
-        v4 => v4,
-    }
 }
 
 fn rate() -> f64 {
