@@ -50,6 +50,20 @@ pub struct Client {
     pub created_at: UnixTime,
     /// How the consent page looks for this app; `None`: the defaults.
     pub branding: Option<Branding>,
+    /// Truecaller's `appKey` (`partnerKey` in the Mobile Websites deep link): a public
+    /// identifier, generated at creation, unique, never changed.
+    pub app_key: String,
+    /// Where the Mobile Websites flow POSTs its result (CONTRACT.md §9).
+    pub callback_url: Option<String>,
+    /// The random salt of the callback signing secret, new each time `callback_url` is set.
+    /// The secret itself is never stored: the server derives it from its own secret and this
+    /// salt (`tcauth_server::callbacks::secret`), so a copy of the database alone cannot sign.
+    pub callback_salt: Option<String>,
+    /// The Android package name of the SDK v2.8 signed profile's `verifier` (§10).
+    pub package_name: Option<String>,
+    /// Unix milliseconds of the last change; each change moves it forward by at least 1 ms,
+    /// so nodes that poll it see every change (`Store::clients_revision`).
+    pub updated_at_ms: i64,
 }
 
 impl Client {
@@ -368,4 +382,78 @@ impl ButtonShape {
             ButtonShape::Rectangle => "rectangle",
         }
     }
+}
+
+/// Where a Mobile Websites callback stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Queued; attempted when `next_attempt_at` comes.
+    Pending,
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Given up: the token expired first, or the URL was refused for good.
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(DeliveryStatus::Pending),
+            "delivered" => Some(DeliveryStatus::Delivered),
+            "failed" => Some(DeliveryStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One POST of the Mobile Websites flow to a client's callback URL (CONTRACT.md §9), as kept
+/// in the store's outbox until it is delivered or given up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackDelivery {
+    /// Random; the `X-Tcauth-Delivery` header of every attempt.
+    pub id: String,
+    pub client_id: String,
+    /// The deep link's `requestNonce`.
+    pub request_id: String,
+    /// The callback URL when it was queued.
+    pub url: String,
+    /// The JSON body, sealed by the server (it may carry an access token): the store never
+    /// sees it in clear.
+    pub body_sealed: Vec<u8>,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    /// Why the last attempt failed (never the body or the token).
+    pub last_error: Option<String>,
+    /// Unix milliseconds of the next attempt (pending only).
+    pub next_attempt_at_ms: i64,
+    /// Unix seconds after which no attempt is made (the token's expiry).
+    pub expires_at: UnixTime,
+    pub created_at: UnixTime,
+    pub delivered_at: Option<UnixTime>,
+}
+
+/// What one delivery attempt came to ([`CallbackDelivery`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Delivered {
+        at: UnixTime,
+    },
+    /// Failed; try again at `next_attempt_at_ms`.
+    Retry {
+        error: String,
+        next_attempt_at_ms: i64,
+    },
+    /// Failed for good.
+    Failed {
+        error: String,
+    },
 }

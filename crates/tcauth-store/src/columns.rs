@@ -6,7 +6,7 @@
 macro_rules! client_cols {
     () => {
         "client_id, name, redirect_uris, scopes, grant_types, rate_per_second, rate_burst, \
-         created_at, branding"
+         created_at, branding, app_key, callback_url, callback_salt, package_name, updated_at_ms"
     };
 }
 macro_rules! user_cols {
@@ -48,6 +48,13 @@ macro_rules! vt_cols {
         "hash, client_id, phone_e164, phone_country, created_at, expires_at, used_at"
     };
 }
+macro_rules! delivery_cols {
+    () => {
+        "id, client_id, request_id, url, body_sealed, status, attempts, last_error, \
+         next_attempt_at_ms, expires_at, created_at, delivered_at"
+    };
+}
 pub(crate) use {
-    access_cols, client_cols, code_cols, key_cols, otp_cols, refresh_cols, user_cols, vt_cols,
+    access_cols, client_cols, code_cols, delivery_cols, key_cols, otp_cols, refresh_cols,
+    user_cols, vt_cols,
 };

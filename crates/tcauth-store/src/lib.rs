@@ -17,8 +17,8 @@
 
 use async_trait::async_trait;
 use tcauth_core::model::{
-    AccessToken, AuthCode, Branding, Client, IssuedTokens, OtpChallenge, RefreshToken,
-    SigningKeyRecord, User, UserStatus, VerificationToken,
+    AccessToken, AttemptOutcome, AuthCode, Branding, CallbackDelivery, Client, IssuedTokens,
+    OtpChallenge, RefreshToken, SigningKeyRecord, User, UserStatus, VerificationToken,
 };
 use tcauth_core::secret::TokenHash;
 
@@ -44,6 +44,9 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// How long the delivery log keeps a callback delivery after its token expired, in seconds.
+pub const DELIVERY_LOG_KEEP: i64 = 86_400;
 
 /// What a store failure means to the token endpoint's grants: an outage is
 /// [`TokenError::Unavailable`] (503), anything else [`TokenError::Internal`] (500; a grant
@@ -158,6 +161,14 @@ pub trait Store: Send + Sync + 'static {
         client_id: &str,
         branding: Option<&Branding>,
     ) -> Result<bool>;
+    /// Replaces every field of the client but its id, app key and creation time (a PATCH
+    /// read, changed and written back). Returns whether the client exists.
+    async fn update_client(&self, client: &Client) -> Result<bool>;
+    /// The client with this app key (§9's `partnerKey`, §10's `appKey`).
+    async fn get_client_by_app_key(&self, app_key: &str) -> Result<Option<Client>>;
+    /// A value that changes whenever a client is created, changed or deleted: the number of
+    /// clients and the latest `updated_at_ms`. Nodes poll it to pick up changes quickly.
+    async fn clients_revision(&self) -> Result<(i64, i64)>;
 
     // --- users ---------------------------------------------------------------------------
     /// `Conflict` if the phone number (or sub) is taken.
@@ -204,6 +215,46 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool>;
     /// Whether [`Store::finish_interaction`] recorded `key` (and it was not swept yet).
     async fn interaction_finished(&self, key: &TokenHash) -> Result<bool>;
+
+    /// Records a single-use `key` (a keyed hash of a Mobile Websites `requestNonce` and its
+    /// app key) until `expires_at`: `true` if it was not recorded yet, `false` (nothing
+    /// written) if it was. Of any number of concurrent calls with one key, exactly one returns
+    /// `true`. It shares the finished interactions' rows and sweeping (the keys are HMACs
+    /// under different labels, so they never meet).
+    async fn claim_once(&self, key: &TokenHash, expires_at: i64) -> Result<bool> {
+        self.finish_interaction(key, expires_at, None).await
+    }
+
+    // --- Mobile Websites callbacks (the outbox) -------------------------------------------------
+    /// Finishes a Mobile Websites dialog: atomically, in one durable transaction, as
+    /// [`Store::finish_interaction`] records `key`, and if it won inserts `token` (the access
+    /// token of a Continue; `None` for a reject) and queues `delivery`. All or nothing; `false`
+    /// and nothing written if `key` was recorded already.
+    async fn finish_web_interaction(
+        &self,
+        key: &TokenHash,
+        expires_at: i64,
+        token: Option<&AccessToken>,
+        delivery: &CallbackDelivery,
+    ) -> Result<bool>;
+    /// Leases up to `limit` pending deliveries that are due (`next_attempt_at_ms <= now_ms`)
+    /// and not leased (or whose lease ran out), until `lease_until_ms`, oldest due first. A
+    /// delivery is leased to one caller at a time, across every node on the store.
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<CallbackDelivery>>;
+    /// Records one attempt of a pending delivery: one more attempt, and the outcome's status,
+    /// error, next attempt or delivery time; the lease is released. Returns `false` (nothing
+    /// written) if the delivery is unknown or no longer pending.
+    async fn record_delivery_attempt(&self, id: &str, outcome: &AttemptOutcome) -> Result<bool>;
+    /// A client's deliveries, newest first, at most `limit`.
+    async fn list_deliveries(&self, client_id: &str, limit: usize)
+        -> Result<Vec<CallbackDelivery>>;
+    /// How many deliveries are pending (for `/metrics`).
+    async fn count_pending_deliveries(&self) -> Result<u64>;
 
     // --- tokens --------------------------------------------------------------------------
     async fn get_access_token(&self, hash: &TokenHash) -> Result<Option<AccessToken>>;
@@ -312,7 +363,8 @@ pub trait Store: Send + Sync + 'static {
     // --- maintenance -----------------------------------------------------------------------
     /// Deletes at most `batch` expired rows of each kind (codes, access tokens, refresh
     /// tokens, one-time-code challenges, verification tokens, finished interactions) whose
-    /// expiry is before `now`.
+    /// expiry is before `now`, and callback deliveries a day past their expiry (the delivery
+    /// log keeps them that long, whatever their status).
     /// Returns how many rows went.
     async fn sweep_expired(&self, now: i64, batch: usize) -> Result<u64>;
 }

@@ -32,6 +32,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_otp"),
     migration!(3, "0003_client_branding"),
     migration!(4, "0004_finished_interactions"),
+    migration!(5, "0005_mobile_websites"),
 ];
 
 /// The schema version this build migrates to.

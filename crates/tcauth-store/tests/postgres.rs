@@ -167,6 +167,7 @@ fn expected_versions() -> Vec<(i32, String)> {
         "0002_otp",
         "0003_client_branding",
         "0004_finished_interactions",
+        "0005_mobile_websites",
     ]
     .iter()
     .enumerate()
@@ -194,8 +195,8 @@ async fn migrate_is_versioned_and_idempotent() {
         .unwrap()
         .get(0);
     assert_eq!(
-        tables, 10,
-        "9 tables and tcauth_schema, all in the test schema"
+        tables, 11,
+        "10 tables and tcauth_schema, all in the test schema"
     );
 
     // connect on a migrated database, then migrate again: nothing to do.
@@ -664,12 +665,12 @@ async fn corrupt_rows_are_internal_errors() {
     admin
         .batch_execute(
             r#"
-            INSERT INTO clients VALUES ('bad-scope', 'x', '[]', 'openid admin', '[]', NULL, NULL, 1, NULL);
-            INSERT INTO clients VALUES ('bad-json', 'x', '"not a list"', 'openid', '[]', NULL, NULL, 2, NULL);
-            INSERT INTO clients VALUES ('bad-grant', 'x', '[]', 'openid', '["implicit"]', NULL, NULL, 3, NULL);
-            INSERT INTO clients VALUES ('bad-rate', 'x', '[]', 'openid', '[]', -1, 5, 4, NULL);
-            INSERT INTO clients VALUES ('half-rate', 'x', '[]', 'openid', '[]', 1, NULL, 5, NULL);
-            INSERT INTO clients VALUES ('bad-branding', 'x', '[]', 'openid', '[]', NULL, NULL, 6, '{"heading":"hi"}');
+            INSERT INTO clients VALUES ('bad-scope', 'x', '[]', 'openid admin', '[]', NULL, NULL, 1, NULL, 'k-bad-scope', NULL, NULL, NULL, 0);
+            INSERT INTO clients VALUES ('bad-json', 'x', '"not a list"', 'openid', '[]', NULL, NULL, 2, NULL, 'k-bad-json', NULL, NULL, NULL, 0);
+            INSERT INTO clients VALUES ('bad-grant', 'x', '[]', 'openid', '["implicit"]', NULL, NULL, 3, NULL, 'k-bad-grant', NULL, NULL, NULL, 0);
+            INSERT INTO clients VALUES ('bad-rate', 'x', '[]', 'openid', '[]', -1, 5, 4, NULL, 'k-bad-rate', NULL, NULL, NULL, 0);
+            INSERT INTO clients VALUES ('half-rate', 'x', '[]', 'openid', '[]', 1, NULL, 5, NULL, 'k-half-rate', NULL, NULL, NULL, 0);
+            INSERT INTO clients VALUES ('bad-branding', 'x', '[]', 'openid', '[]', NULL, NULL, 6, '{"heading":"hi"}', 'k-bad-branding', NULL, NULL, NULL, 0);
             INSERT INTO users VALUES (1, '+911', 'IN', TRUE, NULL, NULL, NULL, NULL, NULL, NULL, 'frozen', 1);
             INSERT INTO users VALUES (2, '+912', 'IN', TRUE, NULL, NULL, NULL, NULL, NULL, '[1,2]', 'active', 1);
             ALTER TABLE access_tokens DROP CONSTRAINT access_tokens_hash_check;

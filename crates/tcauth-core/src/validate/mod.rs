@@ -10,8 +10,8 @@ mod uri;
 mod user;
 
 pub use branding::NewBranding;
-pub use client::NewClient;
-pub use uri::{check_https_url, check_redirect_uri};
+pub use client::{check_package_name, ClientPatch, NewClient};
+pub use uri::{check_callback_url, check_https_url, check_redirect_uri};
 pub use user::{NewUser, GENDERS};
 
 /// A field and what is wrong with it.

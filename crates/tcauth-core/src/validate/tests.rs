@@ -11,7 +11,117 @@ fn client() -> NewClient {
         grant_types: vec!["authorization_code".into()],
         rate_limit: None,
         branding: None,
+        callback_url: None,
+        package_name: None,
     }
+}
+
+#[test]
+fn new_clients_get_an_app_key_and_a_callback_salt_only_with_a_callback() {
+    let a = client().validate("a".into(), 5).unwrap();
+    let b = client().validate("b".into(), 5).unwrap();
+    assert_eq!(a.app_key.len(), 32);
+    assert!(a.app_key.bytes().all(|c| c.is_ascii_hexdigit()));
+    assert_ne!(a.app_key, b.app_key);
+    assert_eq!((a.callback_url, a.callback_salt), (None, None));
+    assert_eq!(a.updated_at_ms, 5000);
+    let mut n = client();
+    n.callback_url = Some("https://shop.example/tc".into());
+    n.package_name = Some("com.shop.app".into());
+    let c = n.validate("c".into(), 5).unwrap();
+    assert_eq!(c.callback_url.as_deref(), Some("https://shop.example/tc"));
+    assert_eq!(c.callback_salt.as_ref().map(String::len), Some(32));
+    assert_eq!(c.package_name.as_deref(), Some("com.shop.app"));
+}
+
+#[test]
+fn callback_urls() {
+    for ok in [
+        "https://shop.example/truecaller/callback",
+        "https://shop.example:8443/cb?x=1",
+        "http://127.0.0.1:9000/cb",
+        "http://localhost:9000/cb",
+        "http://LOCALHOST/cb",
+        "http://[::1]:9000/cb",
+        "https://10.0.0.1/cb",
+    ] {
+        assert_eq!(check_callback_url(ok), Ok(()), "{ok}");
+    }
+    for (bad, why) in [
+        ("", "1–2048"),
+        ("http://shop.example/cb", "loopback"),
+        ("ftp://shop.example/cb", "https URL"),
+        ("com.shop.app:/cb", "https URL"),
+        ("https://169.254.169.254/latest/meta-data", "link-local"),
+        ("https://[fe80::1]/cb", "link-local"),
+        ("https://user:pw@shop.example/cb", "user information"),
+        ("https://shop.example/cb#x", "fragment"),
+        ("https://shop.example/a b", "white space"),
+        ("https:///cb", "host"),
+    ] {
+        let e = check_callback_url(bad).unwrap_err();
+        assert!(e.contains(why), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn package_names() {
+    for ok in ["com.example.app", "in.shop_1.App2", "a.b"] {
+        assert_eq!(check_package_name(ok), Ok(()), "{ok}");
+    }
+    for bad in [
+        "",
+        "app",
+        "com..app",
+        "1com.app",
+        "com.app-x",
+        "com.app.",
+        ".com.app",
+    ] {
+        assert!(check_package_name(bad).is_err(), "{bad}");
+    }
+    assert!(check_package_name(&format!("a.{}", "b".repeat(254))).is_err());
+}
+
+#[test]
+fn patches_change_only_what_they_name_and_check_it_as_creation_does() {
+    let mut c = client().validate("id".into(), 5).unwrap();
+    let before = c.clone();
+    let p: ClientPatch =
+        serde_json::from_str(r#"{"name":"Shop 2","callback_url":"https://shop.example/tc"}"#)
+            .unwrap();
+    assert_eq!(p.apply(&mut c, 9000), Ok(true));
+    assert_eq!(c.name, "Shop 2");
+    assert_eq!(c.callback_url.as_deref(), Some("https://shop.example/tc"));
+    let salt = c.callback_salt.clone().unwrap();
+    assert_eq!(c.updated_at_ms, 9000);
+    assert_eq!(
+        (c.app_key.as_str(), c.created_at),
+        (before.app_key.as_str(), 5)
+    );
+    assert_eq!(c.redirect_uris, before.redirect_uris);
+    // Setting the URL again draws a new salt; the clock never goes back.
+    let p: ClientPatch =
+        serde_json::from_str(r#"{"callback_url":"https://shop.example/tc"}"#).unwrap();
+    assert_eq!(p.apply(&mut c, 100), Ok(true));
+    assert_ne!(c.callback_salt.as_deref(), Some(salt.as_str()));
+    assert_eq!(c.updated_at_ms, 9001);
+    // null clears; a bad field changes nothing.
+    let p: ClientPatch =
+        serde_json::from_str(r#"{"callback_url":null,"rate_limit":null}"#).unwrap();
+    assert_eq!(p.apply(&mut c, 9100), Ok(false));
+    assert_eq!(
+        (c.callback_url.as_deref(), c.callback_salt.as_deref()),
+        (None, None)
+    );
+    let snapshot = c.clone();
+    let p: ClientPatch = serde_json::from_str(r#"{"name":"ok","package_name":"nope"}"#).unwrap();
+    assert_eq!(p.apply(&mut c, 9200).unwrap_err().field, "package_name");
+    assert_eq!(c, snapshot);
+    let p: ClientPatch =
+        serde_json::from_str(r#"{"redirect_uris":["http://shop.example/cb"]}"#).unwrap();
+    assert_eq!(p.apply(&mut c, 9300).unwrap_err().field, "redirect_uris[0]");
+    assert!(serde_json::from_str::<ClientPatch>(r#"{"app_key":"x"}"#).is_err());
 }
 
 #[test]

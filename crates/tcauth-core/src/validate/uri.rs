@@ -205,3 +205,52 @@ pub fn check_https_url(u: &str) -> Result<(), String> {
     }
     authority(rest).map(|_| ())
 }
+
+/// A callback URL (CONTRACT.md §9): an absolute `https://` URL with a host, without user
+/// information or fragment; plain `http://` only on the loopback hosts `127.0.0.1`, `[::1]`
+/// and `localhost` (a developer's receiver). An IP literal in a link-local range
+/// (`169.254.0.0/16`, `fe80::/10`: cloud metadata) is refused here already; names are
+/// resolved and checked again at every delivery.
+pub fn check_callback_url(u: &str) -> Result<(), String> {
+    if u.is_empty() || u.len() > MAX_URI {
+        return Err(format!("must be 1–{MAX_URI} characters"));
+    }
+    if u.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain white space or control characters".into());
+    }
+    if u.contains('#') {
+        return Err("must not contain a fragment (#)".into());
+    }
+    check_uri_chars(u)?;
+    let (scheme, rest) = split_scheme(u)
+        .ok_or("must be an https URL, e.g. https://app.example/truecaller/callback")?;
+    let (host, tail) = match scheme.to_ascii_lowercase().as_str() {
+        "https" => authority(rest)?,
+        "http" => {
+            let (host, tail) = authority(rest)?;
+            let loopback = host.is_loopback_literal()
+                || matches!(host, Host::Name(n) if n.eq_ignore_ascii_case("localhost"));
+            if !loopback {
+                return Err(
+                    "http is allowed only on the loopback hosts 127.0.0.1, [::1] and localhost; \
+                     use https"
+                        .into(),
+                );
+            }
+            (host, tail)
+        }
+        _ => {
+            return Err("must be an https URL, e.g. https://app.example/truecaller/callback".into())
+        }
+    };
+    let link_local = match host {
+        Host::Name(n) => n
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|a| a.is_link_local()),
+        Host::V6(a) => (a.segments()[0] & 0xffc0) == 0xfe80,
+    };
+    if link_local {
+        return Err("must not point at a link-local address (169.254.0.0/16, fe80::/10)".into());
+    }
+    check_path_query(tail)
+}

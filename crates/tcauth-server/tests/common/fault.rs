@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tcauth_core::model::{
-    AccessToken, AuthCode, Branding, Client, IssuedTokens, OtpChallenge, RefreshToken,
-    SigningKeyRecord, User, UserStatus, VerificationToken,
+    AccessToken, AttemptOutcome, AuthCode, Branding, CallbackDelivery, Client, IssuedTokens,
+    OtpChallenge, RefreshToken, SigningKeyRecord, User, UserStatus, VerificationToken,
 };
 use tcauth_core::secret::TokenHash;
 use tcauth_store::{OtpCheck, Redemption, Result, Rotation, Store, StoreError};
@@ -104,6 +104,57 @@ impl Store for FaultyStore {
     async fn delete_client(&self, client_id: &str) -> Result<bool> {
         self.gate().await?;
         self.inner.delete_client(client_id).await
+    }
+    async fn update_client(&self, client: &Client) -> Result<bool> {
+        self.gate().await?;
+        self.inner.update_client(client).await
+    }
+    async fn get_client_by_app_key(&self, app_key: &str) -> Result<Option<Client>> {
+        self.gate().await?;
+        self.inner.get_client_by_app_key(app_key).await
+    }
+    async fn clients_revision(&self) -> Result<(i64, i64)> {
+        self.gate().await?;
+        self.inner.clients_revision().await
+    }
+    async fn finish_web_interaction(
+        &self,
+        key: &TokenHash,
+        expires_at: i64,
+        token: Option<&AccessToken>,
+        delivery: &CallbackDelivery,
+    ) -> Result<bool> {
+        self.gate().await?;
+        self.inner
+            .finish_web_interaction(key, expires_at, token, delivery)
+            .await
+    }
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<CallbackDelivery>> {
+        self.gate().await?;
+        self.inner
+            .claim_deliveries(now_ms, lease_until_ms, limit)
+            .await
+    }
+    async fn record_delivery_attempt(&self, id: &str, outcome: &AttemptOutcome) -> Result<bool> {
+        self.gate().await?;
+        self.inner.record_delivery_attempt(id, outcome).await
+    }
+    async fn list_deliveries(
+        &self,
+        client_id: &str,
+        limit: usize,
+    ) -> Result<Vec<CallbackDelivery>> {
+        self.gate().await?;
+        self.inner.list_deliveries(client_id, limit).await
+    }
+    async fn count_pending_deliveries(&self) -> Result<u64> {
+        self.gate().await?;
+        self.inner.count_pending_deliveries().await
     }
     async fn create_user(&self, user: &User) -> Result<()> {
         self.gate().await?;

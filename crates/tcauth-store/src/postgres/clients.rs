@@ -13,7 +13,7 @@ pub(super) async fn create_client(c: &Object, client: &Client) -> Result<()> {
         .prepare_cached(concat!(
             "INSERT INTO clients (",
             client_cols!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         ))
         .await
         .db()?;
@@ -30,11 +30,19 @@ pub(super) async fn create_client(c: &Object, client: &Client) -> Result<()> {
                 &burst,
                 &client.created_at,
                 &client.branding.as_ref().map(Json),
+                &client.app_key,
+                &client.callback_url,
+                &client.callback_salt,
+                &client.package_name,
+                &client.updated_at_ms,
             ],
         )
         .await;
     match r {
         Ok(_) => Ok(()),
+        Err(e) if is_unique_violation_on(&e, "clients_by_app_key") => Err(StoreError::Conflict(
+            format!("app key of client {} already exists", client.client_id),
+        )),
         Err(e) if is_unique_violation_on(&e, "clients_pkey") => Err(StoreError::Conflict(format!(
             "client id {} already exists",
             client.client_id
@@ -73,4 +81,47 @@ pub(super) async fn set_client_branding(
 ) -> Result<bool> {
     let sql = "UPDATE clients SET branding = $2 WHERE client_id = $1";
     Ok(exec(c, sql, &[&client_id, &branding.map(Json)]).await? > 0)
+}
+
+pub(super) async fn update_client(c: &Object, client: &Client) -> Result<bool> {
+    let (per_second, burst) = rate_columns(client.rate_limit);
+    let sql = "UPDATE clients SET name = $2, redirect_uris = $3, scopes = $4, grant_types = $5, \
+               rate_per_second = $6, rate_burst = $7, branding = $8, callback_url = $9, \
+               callback_salt = $10, package_name = $11, updated_at_ms = $12 \
+               WHERE client_id = $1";
+    let n = exec(
+        c,
+        sql,
+        &[
+            &client.client_id,
+            &client.name,
+            &Json(&client.redirect_uris),
+            &client.scopes.to_string(),
+            &Json(&client.grant_types),
+            &per_second,
+            &burst,
+            &client.branding.as_ref().map(Json),
+            &client.callback_url,
+            &client.callback_salt,
+            &client.package_name,
+            &client.updated_at_ms,
+        ],
+    )
+    .await?;
+    Ok(n > 0)
+}
+
+pub(super) async fn get_client_by_app_key(c: &Object, app_key: &str) -> Result<Option<Client>> {
+    let sql = concat!(
+        "SELECT ",
+        client_cols!(),
+        " FROM clients WHERE app_key = $1"
+    );
+    query_opt(c, sql, &[&app_key], client_from_row).await
+}
+
+pub(super) async fn clients_revision(c: &Object) -> Result<(i64, i64)> {
+    let sql = "SELECT count(*), coalesce(max(updated_at_ms), 0)::bigint FROM clients";
+    let rev = query_opt(c, sql, &[], |r| Ok((get::<i64>(r, 0)?, get::<i64>(r, 1)?))).await?;
+    Ok(rev.unwrap_or((0, 0)))
 }

@@ -36,6 +36,7 @@ mod otp;
 mod rows;
 mod store;
 mod users;
+mod web;
 
 use crate::{Result, StoreError};
 use deadpool_postgres::{Object, Pool};

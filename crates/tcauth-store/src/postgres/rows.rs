@@ -5,8 +5,8 @@ use super::error::{describe, PgResultExt};
 use crate::StoreError;
 use deadpool_postgres::GenericClient;
 use tcauth_core::model::{
-    AccessToken, Address, AuthCode, Branding, Client, GrantType, RateLimit, RefreshToken,
-    SigningKeyRecord, User, UserStatus,
+    AccessToken, Address, AuthCode, Branding, CallbackDelivery, Client, DeliveryStatus, GrantType,
+    RateLimit, RefreshToken, SigningKeyRecord, User, UserStatus,
 };
 use tcauth_core::scope::ScopeSet;
 use tcauth_core::secret::TokenHash;
@@ -14,7 +14,7 @@ use tokio_postgres::types::{FromSql, Json, ToSql};
 use tokio_postgres::Row;
 
 pub(crate) use crate::columns::{
-    access_cols, client_cols, code_cols, key_cols, refresh_cols, user_cols,
+    access_cols, client_cols, code_cols, delivery_cols, key_cols, refresh_cols, user_cols,
 };
 
 pub(crate) type Param<'a> = &'a (dyn ToSql + Sync);
@@ -95,6 +95,30 @@ pub(crate) fn client_from_row(row: &Row) -> Result<Client, StoreError> {
         rate_limit,
         created_at: get(row, 7)?,
         branding: opt_json::<Branding>(row, 8)?,
+        app_key: get(row, 9)?,
+        callback_url: get(row, 10)?,
+        callback_salt: get(row, 11)?,
+        package_name: get(row, 12)?,
+        updated_at_ms: get(row, 13)?,
+    })
+}
+
+pub(crate) fn delivery_from_row(row: &Row) -> Result<CallbackDelivery, StoreError> {
+    let status: &str = get(row, 5)?;
+    let attempts: i32 = get(row, 6)?;
+    Ok(CallbackDelivery {
+        id: get(row, 0)?,
+        client_id: get(row, 1)?,
+        request_id: get(row, 2)?,
+        url: get(row, 3)?,
+        body_sealed: get(row, 4)?,
+        status: DeliveryStatus::parse(status).ok_or_else(|| corrupt("delivery status", status))?,
+        attempts: u32::try_from(attempts).map_err(|_| corrupt("delivery attempts", attempts))?,
+        last_error: get(row, 7)?,
+        next_attempt_at_ms: get(row, 8)?,
+        expires_at: get(row, 9)?,
+        created_at: get(row, 10)?,
+        delivered_at: get(row, 11)?,
     })
 }
 

@@ -5,13 +5,13 @@
 
 use super::error::PgResultExt;
 use super::rows::*;
-use super::{clients, grants, keys, otp, users, PgStore};
+use super::{clients, grants, keys, otp, users, web, PgStore};
 use crate::{AccessTokenView, OtpCheck, Redemption, Result, Rotation, Store, WithClient};
 use async_trait::async_trait;
 use deadpool_postgres::Object;
 use tcauth_core::model::{
-    AccessToken, AuthCode, Branding, Client, IssuedTokens, OtpChallenge, RefreshToken,
-    SigningKeyRecord, User, UserStatus, VerificationToken,
+    AccessToken, AttemptOutcome, AuthCode, Branding, CallbackDelivery, Client, IssuedTokens,
+    OtpChallenge, RefreshToken, SigningKeyRecord, User, UserStatus, VerificationToken,
 };
 use tcauth_core::secret::TokenHash;
 
@@ -69,6 +69,65 @@ impl Store for PgStore {
         branding: Option<&Branding>,
     ) -> Result<bool> {
         self.with_conn(async |c| clients::set_client_branding(c, client_id, branding).await)
+            .await
+    }
+
+    async fn update_client(&self, client: &Client) -> Result<bool> {
+        self.with_conn(async |c| clients::update_client(c, client).await)
+            .await
+    }
+
+    async fn get_client_by_app_key(&self, app_key: &str) -> Result<Option<Client>> {
+        self.with_conn(async |c| clients::get_client_by_app_key(c, app_key).await)
+            .await
+    }
+
+    async fn clients_revision(&self) -> Result<(i64, i64)> {
+        self.with_conn(async |c| clients::clients_revision(c).await)
+            .await
+    }
+
+    // --- Mobile Websites callbacks (statements in `web.rs`) ------------------------------------
+
+    async fn finish_web_interaction(
+        &self,
+        key: &TokenHash,
+        expires_at: i64,
+        token: Option<&AccessToken>,
+        delivery: &CallbackDelivery,
+    ) -> Result<bool> {
+        self.with_conn(async |c| {
+            web::finish_web_interaction(c, key, expires_at, token, delivery).await
+        })
+        .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<CallbackDelivery>> {
+        self.with_conn(async |c| web::claim_deliveries(c, now_ms, lease_until_ms, limit).await)
+            .await
+    }
+
+    async fn record_delivery_attempt(&self, id: &str, outcome: &AttemptOutcome) -> Result<bool> {
+        self.with_conn(async |c| web::record_delivery_attempt(c, id, outcome).await)
+            .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        client_id: &str,
+        limit: usize,
+    ) -> Result<Vec<CallbackDelivery>> {
+        self.with_conn(async |c| web::list_deliveries(c, client_id, limit).await)
+            .await
+    }
+
+    async fn count_pending_deliveries(&self) -> Result<u64> {
+        self.with_conn(async |c| web::count_pending_deliveries(c).await)
             .await
     }
 
@@ -280,6 +339,10 @@ impl Store for PgStore {
                 otp::SWEEP[1],
                 "DELETE FROM finished_interactions WHERE hash IN (SELECT hash FROM \
                  finished_interactions WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                // Kept for the delivery log until a day (DELIVERY_LOG_KEEP) past expiry.
+                "DELETE FROM callback_deliveries WHERE id IN (SELECT id FROM \
+                 callback_deliveries WHERE expires_at < $1::bigint - 86400 LIMIT $2 \
+                 FOR UPDATE SKIP LOCKED)",
             ] {
                 total += exec(&tx, sql, &[&now, &limit]).await?;
             }

@@ -14,6 +14,7 @@ mod migrations;
 mod otp;
 mod reader;
 mod rows;
+mod web;
 mod writer;
 
 use self::error::{is_unique_violation, is_unique_violation_on, map_err, SqlResultExt};
@@ -29,8 +30,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tcauth_core::model::{
-    AccessToken, AuthCode, Branding, Client, IssuedTokens, OtpChallenge, RefreshToken,
-    SigningKeyRecord, User, UserStatus, VerificationToken,
+    AccessToken, AttemptOutcome, AuthCode, Branding, CallbackDelivery, Client, IssuedTokens,
+    OtpChallenge, RefreshToken, SigningKeyRecord, User, UserStatus, VerificationToken,
 };
 use tcauth_core::secret::TokenHash;
 
@@ -306,25 +307,20 @@ impl Store for SqliteStore {
 
     async fn create_client(&self, client: &Client) -> Result<()> {
         let client = client.clone();
-        self.write(move |c| {
-            let r = c
-                .prepare_cached(concat!(
-                    "INSERT INTO clients (",
-                    client_cols!(),
-                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-                ))
-                .db()?
-                .execute(client_params(&client)?);
-            match r {
-                Ok(_) => Ok(()),
-                Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
-                    "client id {} already exists",
-                    client.client_id
-                ))),
-                Err(e) => Err(map_err(e)),
-            }
-        })
-        .await
+        self.write(move |c| web::insert_client(c, &client)).await
+    }
+
+    async fn update_client(&self, client: &Client) -> Result<bool> {
+        let client = client.clone();
+        self.write(move |c| web::update_client(c, &client)).await
+    }
+
+    async fn get_client_by_app_key(&self, app_key: &str) -> Result<Option<Client>> {
+        self.read(|c| web::get_client_by_app_key(c, app_key))
+    }
+
+    async fn clients_revision(&self) -> Result<(i64, i64)> {
+        self.read(web::clients_revision)
     }
 
     async fn get_client(&self, client_id: &str) -> Result<Option<Client>> {
@@ -515,6 +511,51 @@ impl Store for SqliteStore {
             )?
             .is_some())
         })
+    }
+
+    // --- Mobile Websites callbacks (in `web.rs`) ----------------------------------------------
+
+    async fn finish_web_interaction(
+        &self,
+        key: &TokenHash,
+        expires_at: i64,
+        token: Option<&AccessToken>,
+        delivery: &CallbackDelivery,
+    ) -> Result<bool> {
+        let (k, token, d) = (*key, token.cloned(), delivery.clone());
+        self.write(move |c| web::finish_web_interaction(c, &k, expires_at, token.as_ref(), &d))
+            .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<CallbackDelivery>> {
+        let limit = clamp_i64(limit);
+        self.write(move |c| web::claim_deliveries(c, now_ms, lease_until_ms, limit))
+            .await
+    }
+
+    async fn record_delivery_attempt(&self, id: &str, outcome: &AttemptOutcome) -> Result<bool> {
+        let (id, outcome) = (id.to_string(), outcome.clone());
+        self.write(move |c| web::record_delivery_attempt(c, &id, &outcome))
+            .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        client_id: &str,
+        limit: usize,
+    ) -> Result<Vec<CallbackDelivery>> {
+        let (id, limit) = (client_id.to_string(), clamp_i64(limit));
+        self.scan(move |c| web::list_deliveries(c, &id, limit))
+            .await
+    }
+
+    async fn count_pending_deliveries(&self) -> Result<u64> {
+        self.read(web::count_pending_deliveries)
     }
 
     // --- tokens ----------------------------------------------------------------------------
@@ -773,6 +814,9 @@ impl Store for SqliteStore {
                 otp::SWEEP[1],
                 "DELETE FROM finished_interactions WHERE hash IN \
                  (SELECT hash FROM finished_interactions WHERE expires_at < ?1 LIMIT ?2)",
+                // Kept for the delivery log until a day (DELIVERY_LOG_KEEP) past expiry.
+                "DELETE FROM callback_deliveries WHERE id IN (SELECT id FROM \
+                 callback_deliveries WHERE expires_at < ?1 - 86400 LIMIT ?2)",
             ] {
                 total += exec(c, sql, params![now, limit])? as u64;
             }

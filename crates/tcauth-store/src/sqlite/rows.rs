@@ -6,14 +6,14 @@ use crate::StoreError;
 use rusqlite::types::Value;
 use rusqlite::{Connection, Params, Row};
 use tcauth_core::model::{
-    AccessToken, Address, AuthCode, Client, RateLimit, RefreshToken, SigningKeyRecord, User,
-    UserStatus,
+    AccessToken, Address, AuthCode, CallbackDelivery, Client, DeliveryStatus, RateLimit,
+    RefreshToken, SigningKeyRecord, User, UserStatus,
 };
 use tcauth_core::scope::ScopeSet;
 use tcauth_core::secret::TokenHash;
 
 pub(crate) use crate::columns::{
-    access_cols, client_cols, code_cols, key_cols, refresh_cols, user_cols,
+    access_cols, client_cols, code_cols, delivery_cols, key_cols, refresh_cols, user_cols,
 };
 
 fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
@@ -49,7 +49,8 @@ pub(crate) fn hash_value(h: &TokenHash) -> Value {
 
 // --- clients ---------------------------------------------------------------------------------
 
-pub(crate) fn client_params(c: &Client) -> Result<[Value; 9], StoreError> {
+pub(crate) fn client_params(c: &Client) -> Result<[Value; 14], StoreError> {
+    let opt = |s: &Option<String>| s.clone().map_or(Value::Null, Value::Text);
     let (per_second, burst) = match c.rate_limit {
         Some(r) => (
             Value::Integer(i64::from(r.per_second)),
@@ -70,6 +71,11 @@ pub(crate) fn client_params(c: &Client) -> Result<[Value; 9], StoreError> {
             Some(b) => Value::Text(serde_json::to_string(b).map_err(json_err)?),
             None => Value::Null,
         },
+        Value::Text(c.app_key.clone()),
+        opt(&c.callback_url),
+        opt(&c.callback_salt),
+        opt(&c.package_name),
+        Value::Integer(c.updated_at_ms),
     ])
 }
 
@@ -101,6 +107,50 @@ pub(crate) fn client_from_row(row: &Row) -> Result<Client, StoreError> {
                 None => None,
             }
         },
+        app_key: row.get(9).db()?,
+        callback_url: row.get(10).db()?,
+        callback_salt: row.get(11).db()?,
+        package_name: row.get(12).db()?,
+        updated_at_ms: row.get(13).db()?,
+    })
+}
+
+// --- callback deliveries ---------------------------------------------------------------------
+
+pub(crate) fn delivery_params(d: &CallbackDelivery) -> [Value; 12] {
+    [
+        Value::Text(d.id.clone()),
+        Value::Text(d.client_id.clone()),
+        Value::Text(d.request_id.clone()),
+        Value::Text(d.url.clone()),
+        Value::Blob(d.body_sealed.clone()),
+        Value::Text(d.status.as_str().to_string()),
+        Value::Integer(i64::from(d.attempts)),
+        d.last_error.clone().map_or(Value::Null, Value::Text),
+        Value::Integer(d.next_attempt_at_ms),
+        Value::Integer(d.expires_at),
+        Value::Integer(d.created_at),
+        d.delivered_at.map_or(Value::Null, Value::Integer),
+    ]
+}
+
+pub(crate) fn delivery_from_row(row: &Row) -> Result<CallbackDelivery, StoreError> {
+    let status: String = row.get(5).db()?;
+    let attempts: i64 = row.get(6).db()?;
+    Ok(CallbackDelivery {
+        id: row.get(0).db()?,
+        client_id: row.get(1).db()?,
+        request_id: row.get(2).db()?,
+        url: row.get(3).db()?,
+        body_sealed: row.get(4).db()?,
+        status: DeliveryStatus::parse(&status)
+            .ok_or_else(|| corrupt("delivery status", &status))?,
+        attempts: u32::try_from(attempts).map_err(|_| corrupt("delivery attempts", attempts))?,
+        last_error: row.get(7).db()?,
+        next_attempt_at_ms: row.get(8).db()?,
+        expires_at: row.get(9).db()?,
+        created_at: row.get(10).db()?,
+        delivered_at: row.get(11).db()?,
     })
 }
 

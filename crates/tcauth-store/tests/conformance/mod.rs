@@ -31,6 +31,7 @@ pub mod snapshots;
 pub mod sweeping;
 pub mod tokens;
 pub mod users;
+pub mod web;
 pub use branding::client_branding;
 pub use clients::clients_crud;
 pub use codes::codes;
@@ -45,6 +46,10 @@ pub use snapshots::snapshot_reads;
 pub use sweeping::sweep;
 pub use tokens::{refresh_rotation, revocation, tokens_outlive_user_and_client};
 pub use users::{users_crud, users_import_all_or_nothing};
+pub use web::{
+    client_updates_and_app_keys, concurrent_delivery_claims, deliveries_outbox, request_nonces,
+    web_finish_all_or_nothing,
+};
 
 /// Calls `$run!` with the name of every check, so each backend's test file runs all of them:
 /// `suite::every_check!(my_backend_tests);`. A new check is added here and nowhere else.
@@ -74,6 +79,11 @@ macro_rules! every_check {
             concurrent_verification_token_use,
             finished_interactions,
             concurrent_interaction_finish,
+            client_updates_and_app_keys,
+            request_nonces,
+            deliveries_outbox,
+            web_finish_all_or_nothing,
+            concurrent_delivery_claims,
         );
     };
 }
@@ -103,6 +113,11 @@ pub fn client(id: &str, created_at: i64) -> Client {
         rate_limit: None,
         branding: None,
         created_at,
+        app_key: format!("key-{id}"),
+        callback_url: None,
+        callback_salt: None,
+        package_name: None,
+        updated_at_ms: created_at * 1000,
     }
 }
 

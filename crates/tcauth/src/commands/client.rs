@@ -257,6 +257,8 @@ async fn create(ctx: &Context, a: CreateArgs) -> Result<()> {
         grant_types,
         rate_limit,
         branding: None,
+        callback_url: None,
+        package_name: None,
     };
     let client = new
         .validate(new_client_id(), now())
