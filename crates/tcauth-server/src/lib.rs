@@ -6,6 +6,7 @@
 //! the one error type that renders the contract's exact bodies.
 
 pub mod admin;
+pub mod callbacks;
 pub mod db;
 pub mod error;
 pub mod form;
