@@ -437,9 +437,9 @@ pub async fn verify(State(app): State<crate::state::App>, uri: Uri) -> Response 
             )
         }
     };
-    let ttl_ms = match p.value("ttl") {
-        None => DEFAULT_TTL_MS,
-        Some(v) => match parse_ttl(v) {
+    let ttl_ms = match p.one("ttl") {
+        One::Absent | One::Repeated => DEFAULT_TTL_MS,
+        One::Value(v) => match parse_ttl(v) {
             Some(t) => t,
             None => {
                 return bad_request(&app, name, "ttl must be a positive number of milliseconds.")
