@@ -181,11 +181,19 @@ async fn continue_signs_in_and_queues_one_callback_with_a_ten_minute_token() {
     assert_eq!(t.expires_at - t.issued_at, 600);
     assert!(t.issued_at >= before);
     assert_eq!(d.expires_at, t.expires_at);
-    // Never in clear in the outbox.
+    // Never in clear in the store (checklist S1): not in the outbox, not in any row.
     assert!(!d
         .body_sealed
         .windows(token.len())
         .any(|w| w == token.as_bytes()));
+    for (table, rows) in s.server.dump_tables() {
+        for row in rows {
+            assert!(
+                !row.iter().any(|v| v.contains(&token)),
+                "the access token is in clear in {table}"
+            );
+        }
+    }
 
     // The answer is final: the same form again changes nothing.
     let again = agent
