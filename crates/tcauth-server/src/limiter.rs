@@ -123,9 +123,28 @@ impl Limiter {
             .remove(&Key::Client(client_id.to_string()));
     }
 
-    /// Replaces every per-client limit (after re-reading the clients).
+    /// Replaces every per-client limit (after re-reading the clients). A client whose limit
+    /// changed starts again with a fresh bucket, as with [`Limiter::set_override`].
     pub fn replace_overrides(&self, all: HashMap<String, RateLimit>) {
-        *self.overrides.write().unwrap_or_else(|p| p.into_inner()) = all;
+        let mut o = self.overrides.write().unwrap_or_else(|p| p.into_inner());
+        let changed: Vec<String> = o
+            .iter()
+            .filter(|(id, rl)| all.get(*id) != Some(*rl))
+            .map(|(id, _)| id.clone())
+            .chain(
+                all.iter()
+                    .filter(|(id, rl)| o.get(*id) != Some(*rl))
+                    .map(|(id, _)| id.clone()),
+            )
+            .collect();
+        *o = all;
+        drop(o);
+        if !changed.is_empty() {
+            let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+            for id in changed {
+                buckets.remove(&Key::Client(id));
+            }
+        }
     }
 
     /// A place among the requests in flight, or `None` when the server is full.

@@ -161,6 +161,7 @@ async fn clients_crud() {
         members,
         [
             "client_id",
+            "app_key",
             "name",
             "redirect_uris",
             "scopes",
@@ -169,7 +170,7 @@ async fn clients_crud() {
         ]
         .into_iter()
         .collect(),
-        "no rate_limit member unless set: {a}"
+        "no rate_limit, callback_url, package_name member unless set: {a}"
     );
     let b = s
         .create_client_json(json!({
