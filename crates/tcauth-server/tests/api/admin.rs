@@ -49,6 +49,8 @@ const PATHS: &[(&str, &str)] = &[
     ("POST", "/admin/v1/clients"),
     ("GET", "/admin/v1/clients/abc"),
     ("DELETE", "/admin/v1/clients/abc"),
+    ("PATCH", "/admin/v1/clients/abc"),
+    ("GET", "/admin/v1/clients/abc/deliveries"),
     ("POST", "/admin/v1/users"),
     ("GET", "/admin/v1/users/123"),
     ("DELETE", "/admin/v1/users/123"),
