@@ -278,3 +278,13 @@ fn update_help_has_examples() {
         assert!(help.contains("Example"), "{cmd}: {help}");
     }
 }
+
+#[test]
+fn clients_poll_ms_out_of_bounds_is_a_usage_error() {
+    let env = Env::new();
+    for v in ["0", "10", "901", "5000"] {
+        let bad = env.write("poll.toml", &format!("clients_poll_ms = {v}\n"));
+        let err = env.fails(&["serve", "--listen", "127.0.0.1:0", "--config", &bad], 2);
+        assert!(err.contains("clients_poll_ms must be 50–900"), "{v}: {err}");
+    }
+}
