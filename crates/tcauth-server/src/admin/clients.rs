@@ -105,7 +105,7 @@ const REQUIRED: [&str; 4] = ["name", "redirect_uris", "scopes", "grant_types"];
 
 /// Reads a `PATCH` body: a [`ClientPatch`] (unknown members and wrong types refused, naming
 /// the member), where a member that every client has may not be `null`.
-fn parse_patch(bytes: &[u8]) -> Result<ClientPatch, FieldError> {
+pub fn parse_patch(bytes: &[u8]) -> Result<ClientPatch, FieldError> {
     let patch: ClientPatch = parse_json(bytes)?;
     // It is JSON; serde would also take an array for the struct.
     let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(bytes) else {
@@ -166,17 +166,20 @@ pub async fn update(
     )
 }
 
-/// One delivery as `GET …/deliveries` shows it: never the URL, the body or
-/// the token; `next_attempt_at` (Unix seconds, rounded up) only while pending.
+/// One delivery as `GET …/deliveries` (and `tcauth client deliveries --json`) shows it:
+/// never the URL, the body or the token. Times are Unix seconds; `next_attempt_at` (rounded
+/// up) is `null` unless the delivery is pending.
 pub fn delivery_json(d: &CallbackDelivery) -> Value {
+    let ms = d.next_attempt_at_ms;
+    let next_attempt_at = (d.status == DeliveryStatus::Pending)
+        .then(|| ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0));
     json!({
         "id": d.id,
         "request_id": d.request_id,
         "status": d.status.as_str(),
         "attempts": d.attempts,
         "last_error": d.last_error,
-        "next_attempt_at": (d.status == DeliveryStatus::Pending)
-            .then(|| d.next_attempt_at_ms.div_euclid(1000) + i64::from(d.next_attempt_at_ms.rem_euclid(1000) != 0)),
+        "next_attempt_at": next_attempt_at,
         "created_at": d.created_at,
         "delivered_at": d.delivered_at,
     })
