@@ -209,6 +209,35 @@ mod tests {
     const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
     #[test]
+    fn replacing_the_overrides_refreshes_only_the_changed_buckets() {
+        let rl = |per_second, burst| RateLimit { per_second, burst };
+        let l = Limiter::new(rl(1, 1), rl(1, 1), 2);
+        l.replace_overrides([("a".to_string(), rl(1, 2)), ("b".to_string(), rl(1, 2))].into());
+        for id in ["a", "b", "c"] {
+            while l.check(Some(id), IP) == Decision::Allow {}
+        }
+        // a changed, b did not, c got one: a and c start full, b stays empty.
+        l.replace_overrides(
+            [
+                ("a".to_string(), rl(1, 3)),
+                ("b".to_string(), rl(1, 2)),
+                ("c".to_string(), rl(1, 2)),
+            ]
+            .into(),
+        );
+        for _ in 0..3 {
+            assert_eq!(l.check(Some("a"), IP), Decision::Allow);
+        }
+        assert!(matches!(l.check(Some("a"), IP), Decision::Deny { .. }));
+        assert!(matches!(l.check(Some("b"), IP), Decision::Deny { .. }));
+        assert_eq!(l.check(Some("c"), IP), Decision::Allow);
+        // Dropped: back to the default with a fresh bucket.
+        l.replace_overrides(HashMap::new());
+        assert_eq!(l.check(Some("b"), IP), Decision::Allow);
+        assert!(matches!(l.check(Some("b"), IP), Decision::Deny { .. }));
+    }
+
+    #[test]
     fn client_override_and_ip_bucket() {
         let l = Limiter::new(
             RateLimit {
