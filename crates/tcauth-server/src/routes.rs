@@ -20,7 +20,13 @@ pub fn router(app: App) -> Router {
         )
         .route(
             "/admin/v1/clients/{client_id}",
-            get(admin::clients::show).delete(admin::clients::delete),
+            get(admin::clients::show)
+                .patch(admin::clients::update)
+                .delete(admin::clients::delete),
+        )
+        .route(
+            "/admin/v1/clients/{client_id}/deliveries",
+            get(admin::clients::deliveries),
         )
         .route(
             "/admin/v1/clients/{client_id}/branding",
