@@ -29,9 +29,10 @@ pub const SIGNATURE_ALGORITHM: &str = "SHA512withRSA";
 pub const MIN_NONCE: usize = 8;
 pub const MAX_NONCE: usize = 64;
 
-/// A `requestNonce` is 8–64 printable ASCII characters (space to `~`).
+/// A `requestNonce` is 8–64 visible ASCII characters (`!` to `~`: no spaces, no controls),
+/// the rule of §9's `/v1/web/verify` too.
 pub fn is_valid_request_nonce(n: &str) -> bool {
-    (MIN_NONCE..=MAX_NONCE).contains(&n.len()) && n.bytes().all(|b| (0x20..=0x7e).contains(&b))
+    (MIN_NONCE..=MAX_NONCE).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// `verifier`: base64 of HMAC-SHA256 over the package name, keyed with the app key's bytes

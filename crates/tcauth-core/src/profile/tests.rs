@@ -254,7 +254,12 @@ fn payload_is_standard_base64_of_the_json() {
 
 #[test]
 fn request_nonces() {
-    for ok in ["12345678", "a b c d e", &"x".repeat(64), "~!@#$%^&*()"] {
+    for ok in [
+        "12345678",
+        "RL8YZ41FQMt5Jiak2sc_Ys0OgQA=",
+        &"x".repeat(64),
+        "~!@#$%^&*()",
+    ] {
         assert!(is_valid_request_nonce(ok), "{ok:?}");
     }
     for bad in [

@@ -42,7 +42,7 @@ impl ProfileRequest {
         if !profile::is_valid_request_nonce(&self.request_nonce) {
             return Err(FieldError::new(
                 "request_nonce",
-                "must be 8–64 printable ASCII characters",
+                "must be 8–64 visible ASCII characters (no spaces)",
             ));
         }
         Ok(sub)

@@ -308,8 +308,8 @@ async fn field_errors_name_the_field() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    // And the right body still works: 64 printable characters, spaces included.
-    let nonce = format!("{} ~", "n".repeat(62));
+    // And the right body still works: 64 visible characters.
+    let nonce = format!("{}=~", "n".repeat(62));
     let v = sign_ok(&s, &app_key, &sub, &nonce).await;
     assert_eq!(v["requestNonce"], nonce.as_str());
 }
