@@ -118,6 +118,7 @@ pub async fn build(settings: Settings, store: Arc<dyn Store>) -> Result<App, Ser
         metrics,
         otp,
         admin_lockout: lockout::AdminLockout::new(shared),
+        callbacks_wake: tokio::sync::Notify::new(),
     });
     reload(&app).await;
     Ok(app)

@@ -57,6 +57,7 @@ pub fn router(app: App) -> Router {
             get(pages::code::show).post(pages::code::submit),
         )
         .route("/v1/auth/code/resend", post(pages::code::resend))
+        .route("/v1/web/verify", get(pages::web::verify))
         .route(
             "/v1/auth/name",
             get(pages::name::show).post(pages::name::submit),

@@ -28,6 +28,9 @@ pub struct AppState {
     pub store_calls: StoreCalls,
     /// Failed admin authentications per address, and their log throttles.
     pub admin_lockout: crate::lockout::AdminLockout,
+    /// Wakes this node's callback worker when a page queued a delivery (other nodes find it
+    /// when they next poll the store).
+    pub callbacks_wake: tokio::sync::Notify,
 }
 
 pub type App = Arc<AppState>;
@@ -40,5 +43,10 @@ impl AppState {
         F: Future<Output = tcauth_store::Result<T>>,
     {
         self.store_calls.run(f).await
+    }
+
+    /// Says that a callback delivery was just queued, so this node attempts it at once.
+    pub fn callbacks_queued(&self) {
+        self.callbacks_wake.notify_one();
     }
 }
