@@ -267,6 +267,7 @@ fn request_nonces() {
         "1234567",
         &"x".repeat(65),
         "abcdefg\n",
+        "abcd 1234",
         "abcdefgé",
         "abc\u{7f}defgh",
     ] {
