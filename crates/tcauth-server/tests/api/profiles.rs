@@ -276,10 +276,7 @@ async fn field_errors_name_the_field() {
             with("request_nonce", json!("nonce\n12345")),
             "request_nonce",
         ),
-        (
-            with("request_nonce", json!("nonce 12345")),
-            "request_nonce",
-        ),
+        (with("request_nonce", json!("nonce 12345")), "request_nonce"),
     ];
     for (body, field) in cases {
         let r = s
