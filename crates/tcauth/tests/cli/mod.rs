@@ -13,6 +13,7 @@ use tcauth_testkit::ready;
 const BIN: &str = env!("CARGO_BIN_EXE_tcauth");
 
 mod postgres;
+mod profile;
 
 /// A temporary working directory with a data dir inside.
 struct Env {
