@@ -3,13 +3,13 @@
 //! `signatureAlgorithm` and the decoded fields side by side; the rules are
 //! [`crate::signed::profile`]'s.
 
-use super::{created, field_error, json_body, respond};
-use crate::error::{no_store, ApiError};
+use super::{field_error, json_body, respond};
+use crate::error::{json_response, no_store, ApiError};
 use crate::signed::profile::{sign, ProfileRequest};
 use crate::state::App;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 pub async fn create(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
@@ -41,7 +41,7 @@ pub async fn create(State(app): State<App>, headers: HeaderMap, body: Body) -> R
                     ApiError::server_error()
                 })?;
             // It carries a person's profile: never cached.
-            Ok(no_store(created(signed.to_json())))
+            Ok(no_store(json_response(StatusCode::CREATED, &signed.view())))
         }
         .await,
     )

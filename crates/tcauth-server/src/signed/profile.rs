@@ -9,8 +9,7 @@
 
 use crate::keys::{KeyError, KeySet};
 use base64::{engine::general_purpose::STANDARD, Engine};
-use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
 use tcauth_core::model::{Client, UnixTime, User, UserStatus};
 use tcauth_core::profile::{self, SdkProfile, SIGNATURE_ALGORITHM};
 use tcauth_core::validate::FieldError;
@@ -79,21 +78,26 @@ pub struct SignedProfile {
     pub signature: String,
 }
 
+/// What the SDK hands an app (its `TrueProfile`), flat: `payload`, `signature`,
+/// `signatureAlgorithm`, then the decoded fields side by side, in the payload's order.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedView<'a> {
+    pub payload: &'a str,
+    pub signature: &'a str,
+    pub signature_algorithm: &'static str,
+    #[serde(flatten)]
+    pub profile: &'a SdkProfile,
+}
+
 impl SignedProfile {
-    /// The flat JSON the SDK hands an app (its `TrueProfile`): `payload`, `signature`,
-    /// `signatureAlgorithm` and the decoded fields side by side.
-    pub fn to_json(&self) -> Value {
-        let mut m = match serde_json::to_value(&self.profile) {
-            Ok(Value::Object(m)) => m,
-            _ => Map::new(),
-        };
-        m.insert("payload".into(), Value::String(self.payload.clone()));
-        m.insert("signature".into(), Value::String(self.signature.clone()));
-        m.insert(
-            "signatureAlgorithm".into(),
-            Value::String(SIGNATURE_ALGORITHM.into()),
-        );
-        Value::Object(m)
+    pub fn view(&self) -> SignedView<'_> {
+        SignedView {
+            payload: &self.payload,
+            signature: &self.signature,
+            signature_algorithm: SIGNATURE_ALGORITHM,
+            profile: &self.profile,
+        }
     }
 }
 

@@ -229,6 +229,25 @@ async fn a_minimal_user_and_a_client_without_package_leave_attributes_out() {
         v["payload"].as_str().unwrap(),
         v["signature"].as_str().unwrap()
     ));
+    // The members in the SDK's order: the three, then the payload's fields.
+    let text = sign(&s, &app_key, &sub, "12345679")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let at: Vec<usize> = [
+        "\"payload\":",
+        "\"signature\":",
+        "\"signatureAlgorithm\":",
+        "\"requestNonce\":",
+        "\"phoneNumber\":",
+        "\"gender\":",
+        "\"requestTime\":",
+    ]
+    .iter()
+    .map(|k| text.find(k).unwrap_or_else(|| panic!("{k} in {text}")))
+    .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
 }
 
 #[tokio::test]

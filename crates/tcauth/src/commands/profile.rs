@@ -7,6 +7,7 @@ use crate::store::{Context, StoreArgs};
 use anyhow::{anyhow, Context as _, Result};
 use clap::{Args, Subcommand};
 use serde_json::Value;
+use tcauth_core::profile::SIGNATURE_ALGORITHM;
 use tcauth_server::keys::KeyRing;
 use tcauth_server::signed::profile::{sign, ProfileRequest};
 
@@ -80,25 +81,20 @@ async fn sign_profile(ctx: &Context, a: SignArgs) -> Result<()> {
         .await
         .context("cannot load the signing key")?;
     let signed = sign(&keys.get(), profile).context("cannot sign the profile")?;
-    let view = signed.to_json();
     if a.json {
-        return print_json(&view);
+        return print_json(&signed.view());
     }
-    // payload, signature and signatureAlgorithm first, then the fields in the payload's order.
-    let head = ["payload", "signature", "signatureAlgorithm"];
-    for k in head {
-        println!("{k}: {}", text(&view[k]));
-    }
+    // payload, signature, signatureAlgorithm, then the fields (alphabetically), one a line.
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    println!("payload: {}", signed.payload);
+    println!("signature: {}", signed.signature);
+    println!("signatureAlgorithm: {SIGNATURE_ALGORITHM}");
     let fields = serde_json::to_value(&signed.profile)?;
     for (k, v) in fields.as_object().into_iter().flatten() {
         println!("{k}: {}", text(v));
     }
     Ok(())
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
