@@ -127,9 +127,16 @@ pub struct KeySet {
     /// The JOSE header of every JWT this key signs, base64url-encoded.
     header_b64: String,
     pub jwks: Value,
-    /// `GET /v1/key`'s body (CONTRACT.md §10): the same keys, current first, each as base64
-    /// of its DER SubjectPublicKeyInfo.
-    pub key_list: Value,
+    /// `GET /v1/key`'s body (CONTRACT.md §10): the same keys, current first.
+    pub key_list: Vec<PublishedKey>,
+}
+
+/// One key of `GET /v1/key`: `{"keyType":"RSA","key":"<base64 of the DER SubjectPublicKeyInfo>"}`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PublishedKey {
+    #[serde(rename = "keyType")]
+    pub key_type: &'static str,
+    pub key: String,
 }
 
 impl KeySet {
@@ -191,8 +198,13 @@ impl KeySet {
         ordered.sort_by_key(|r| (r.kid != current.kid, std::cmp::Reverse(r.created_at)));
         let key_list = ordered
             .into_iter()
-            .map(|r| Ok(json!({"keyType": "RSA", "key": spki_base64(r)?})))
-            .collect::<Result<Vec<Value>, KeyError>>()?;
+            .map(|r| {
+                Ok(PublishedKey {
+                    key_type: "RSA",
+                    key: spki_base64(r)?,
+                })
+            })
+            .collect::<Result<Vec<_>, KeyError>>()?;
         let signer = Rsa::private_key_from_der(&der)
             .and_then(PKey::from_rsa)
             .map_err(|e| KeyError::Invalid(current.kid.clone(), e.to_string()))?;
@@ -202,7 +214,7 @@ impl KeySet {
             signer,
             header_b64: URL_SAFE_NO_PAD.encode(header.to_string()),
             jwks: json!({ "keys": keys }),
-            key_list: Value::Array(key_list),
+            key_list,
         })
     }
 }

@@ -387,13 +387,10 @@ async fn key_list_is_cacheable_briefly_and_public() {
         header(r.headers(), "access-control-allow-origin"),
         Some("*")
     );
-    let (st, _, v) = json_of(r).await;
-    assert_eq!(st, 200);
-    let text = serde_json::to_string(&v).unwrap();
-    assert!(
-        text.starts_with(r#"[{"key":"#) || text.starts_with(r#"[{"keyType":"#),
-        "{text}"
-    );
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(text.starts_with(r#"[{"keyType":"RSA","key":""#), "{text}");
+    assert!(text.ends_with(r#""}]"#), "{text}");
 }
 
 #[tokio::test]
