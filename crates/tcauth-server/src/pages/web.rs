@@ -35,9 +35,6 @@ pub const WEB_TOKEN_TTL: i64 = 600;
 /// lives as long as a sign-in).
 pub const DEFAULT_TTL_MS: i64 = session::INTERACTION_TTL * 1000;
 
-/// `requestNonce`: 8 to 64 visible ASCII characters.
-pub const MIN_NONCE: usize = 8;
-pub const MAX_NONCE: usize = 64;
 
 /// How long a spent `requestNonce` is remembered after its dialog's deadline (a day, as the
 /// delivery log keeps deliveries): a replayed deep link is refused for at least that long.
@@ -251,9 +248,10 @@ pub fn http_link(v: Option<&str>) -> Option<String> {
         .map(|()| v.to_string())
 }
 
-/// `requestNonce`'s rule: 8–64 visible ASCII characters (no spaces or controls).
+/// `requestNonce`'s rule, shared with the signed profiles of §10: 8–64 visible ASCII
+/// characters (no spaces or controls).
 pub fn nonce_ok(n: &str) -> bool {
-    (MIN_NONCE..=MAX_NONCE).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_graphic())
+    tcauth_core::profile::is_valid_request_nonce(n)
 }
 
 /// `ttl` in milliseconds: a positive integer (`None`: not one), at most [`DEFAULT_TTL_MS`].
