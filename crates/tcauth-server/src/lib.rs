@@ -117,6 +117,7 @@ pub async fn build(settings: Settings, store: Arc<dyn Store>) -> Result<App, Ser
         metrics,
         otp,
         admin_lockout: lockout::AdminLockout::new(shared),
+        callback_wake: tokio::sync::Notify::new(),
     });
     reload(&app).await;
     Ok(app)
@@ -132,9 +133,13 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let app = build(settings, store).await?;
     let background = tokio::spawn(background(app.clone()));
+    // Every node delivers callbacks; the store's lease gives each attempt to one of them.
+    let deliveries = tokio::spawn(callbacks::worker::run(app.clone()));
     let router = routes::router(app.clone());
     let result = listener::run(listener, app, router, shutdown).await;
     background.abort();
+    // Attempts in flight are dropped with it; their leases run out and another attempt follows.
+    deliveries.abort();
     result.map_err(ServeError::from)
 }
 

@@ -28,6 +28,10 @@ pub struct AppState {
     pub store_calls: StoreCalls,
     /// Failed admin authentications per address, and their log throttles.
     pub admin_lockout: crate::lockout::AdminLockout,
+    /// Wakes this node's callback worker: whoever queues a delivery calls `notify_one()` after
+    /// the store committed it, so the first attempt is made at once rather than at the next
+    /// poll. (Other nodes find it at their next poll.)
+    pub callback_wake: tokio::sync::Notify,
 }
 
 pub type App = Arc<AppState>;
