@@ -82,11 +82,15 @@ impl Network {
     fn masked(&self, ip: IpAddr) -> IpAddr {
         match ip {
             IpAddr::V4(a) => {
-                let m = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let m = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 IpAddr::V4(Ipv4Addr::from(u32::from(a) & m))
             }
             IpAddr::V6(a) => {
-                let m = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let m = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 IpAddr::V6(Ipv6Addr::from(u128::from(a) & m))
             }
         }
@@ -161,12 +165,21 @@ mod tests {
         assert!(!v6.contains(ip("10.0.0.1")));
         assert!(Network::parse("::/0").unwrap().contains(ip("::1")));
         for bad in [
-            "", "10.0.0/8", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/+8", "10.1.0.0/8",
-            "fd00::/129", "example.com/8", "10.0.0.0/8/8",
+            "",
+            "10.0.0/8",
+            "10.0.0.0/33",
+            "10.0.0.0/",
+            "10.0.0.0/+8",
+            "10.1.0.0/8",
+            "fd00::/129",
+            "example.com/8",
+            "10.0.0.0/8/8",
         ] {
             assert!(Network::parse(bad).is_err(), "{bad}");
         }
-        assert!(Network::parse("10.1.0.0/8").unwrap_err().contains("10.0.0.0/8"));
+        assert!(Network::parse("10.1.0.0/8")
+            .unwrap_err()
+            .contains("10.0.0.0/8"));
     }
 
     #[test]

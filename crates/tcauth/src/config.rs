@@ -626,7 +626,10 @@ mod tests {
             assert!(e.to_string().contains(needle), "{text}: {e}");
         }
         let e = FileConfig::parse("callback_deny_networks = \"10.0.0.0/8\"").unwrap_err();
-        assert!(e.contains("callback_deny_networks") || e.contains("sequence"), "{e}");
+        assert!(
+            e.contains("callback_deny_networks") || e.contains("sequence"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -86,7 +86,10 @@ pub async fn run(app: App) {
         if gauge_at.is_none_or(|t| t.elapsed() >= GAUGE_EVERY) {
             gauge_at = Some(Instant::now());
             if let Ok(n) = app.db(app.store.count_pending_deliveries()).await {
-                app.metrics.callbacks.pending.store(n, std::sync::atomic::Ordering::Relaxed);
+                app.metrics
+                    .callbacks
+                    .pending
+                    .store(n, std::sync::atomic::Ordering::Relaxed);
             }
         }
         let free = slots.available_permits();
@@ -97,7 +100,10 @@ pub async fn run(app: App) {
         }
         let now = crate::now_ms() as i64;
         let lease_until = now + LEASE.as_millis() as i64;
-        let due = match app.db(app.store.claim_deliveries(now, lease_until, free)).await {
+        let due = match app
+            .db(app.store.claim_deliveries(now, lease_until, free))
+            .await
+        {
             Ok(due) => due,
             Err(e) => {
                 if let Some(left_out) = store_errors.allow(now as u64) {
@@ -208,7 +214,10 @@ async fn attempt(
             return Some(AttemptOutcome::Delivered { at: crate::now() });
         }
         Ok(resp) if resp.status().is_redirection() => {
-            format!("HTTP {} (redirects are not followed)", resp.status().as_u16())
+            format!(
+                "HTTP {} (redirects are not followed)",
+                resp.status().as_u16()
+            )
         }
         Ok(resp) => format!("HTTP {}", resp.status().as_u16()),
         Err(e) => {
