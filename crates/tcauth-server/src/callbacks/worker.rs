@@ -37,6 +37,9 @@ pub const LEASE: Duration = Duration::from_secs(30);
 pub const CONCURRENCY: usize = 32;
 /// The longest wait between two attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How long a stopping node waits for its attempts in flight to finish and be recorded (an
+/// attempt dropped half-way keeps its lease, and its delivery waits for the lease to end).
+pub const DRAIN: Duration = Duration::from_secs(5);
 /// How often the pending-deliveries gauge is refreshed.
 const GAUGE_EVERY: Duration = Duration::from_secs(1);
 
@@ -58,8 +61,26 @@ pub fn http_client(app: &AppState) -> Result<reqwest::Client, String> {
         .map_err(|e| format!("cannot build the callback HTTP client: {e}"))
 }
 
-/// Runs until aborted (with the server). Dropping it drops the attempts in flight.
-pub async fn run(app: App) {
+/// A store call of the worker, under `store_timeout`. Not through `AppState::db`: the
+/// worker's calls in an outage (five a second per node) would swell
+/// `tcauth_store_failures_total`, which counts what requests met; the worker logs its own.
+async fn store<T>(
+    app: &AppState,
+    f: impl std::future::Future<Output = tcauth_store::Result<T>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(app.settings.store_timeout, f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "no answer within store_timeout ({} ms)",
+            app.settings.store_timeout.as_millis()
+        )),
+    }
+}
+
+/// Runs until `stop` turns true (or its sender is dropped): then claims nothing more, waits up
+/// to [`DRAIN`] for the attempts in flight, and returns. Dropping it drops them.
+pub async fn run(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
     let http = match http_client(&app) {
         Ok(c) => c,
         Err(e) => {
@@ -81,11 +102,12 @@ pub async fn run(app: App) {
             _ = tick.tick() => {}
             _ = app.callback_wake.notified() => {}
             Some(_) = attempts.join_next(), if more => {}
+            _ = stop.wait_for(|stopped| *stopped) => break,
         }
         while attempts.try_join_next().is_some() {}
         if gauge_at.is_none_or(|t| t.elapsed() >= GAUGE_EVERY) {
             gauge_at = Some(Instant::now());
-            if let Ok(n) = app.db(app.store.count_pending_deliveries()).await {
+            if let Ok(n) = store(&app, app.store.count_pending_deliveries()).await {
                 app.metrics
                     .callbacks
                     .pending
@@ -124,6 +146,17 @@ pub async fn run(app: App) {
             });
         }
     }
+    let drained = tokio::time::timeout(DRAIN, async {
+        while attempts.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            left = attempts.len(),
+            "callback attempts still in flight at shutdown were dropped; their deliveries \
+             are attempted again when their leases end"
+        );
+    }
 }
 
 /// One attempt of `d`, and its outcome recorded.
@@ -148,10 +181,7 @@ async fn deliver(app: &AppState, http: &reqwest::Client, d: CallbackDelivery) {
                 error = %error, "callback delivery failed");
         }
     }
-    match app
-        .db(app.store.record_delivery_attempt(&d.id, &outcome))
-        .await
-    {
+    match store(app, app.store.record_delivery_attempt(&d.id, &outcome)).await {
         Ok(_) => {}
         Err(e) => tracing::warn!(delivery = %d.id, error = %e,
             "could not record a callback attempt; it will be made again when its lease ends"),
@@ -172,7 +202,7 @@ async fn attempt(
     let Some(body) = open_body(&app.settings.secret, &d.id, &d.body_sealed) else {
         return failed("the queued body does not open with this server's secret".into());
     };
-    let client = app.db(app.store.get_client(&d.client_id)).await.ok()?;
+    let client = store(app, app.store.get_client(&d.client_id)).await.ok()?;
     let Some(client) = client else {
         return failed("the client was deleted".into());
     };

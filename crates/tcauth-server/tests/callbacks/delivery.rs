@@ -230,3 +230,21 @@ async fn a_deleted_client_or_a_cleared_callback_url_fails_at_once() {
     );
     assert_eq!(rx.count(), 0);
 }
+
+#[tokio::test]
+async fn a_stopping_server_finishes_and_records_its_attempt_in_flight() {
+    let mut srv = fast_server(|_| {}).await;
+    let rx = Receiver::start(vec![Answer::Sleep(Duration::from_millis(1_000))]).await;
+    let (client, _) = client_with_callback(&srv, &rx.url("/cb")).await;
+    let d = queue(&srv, &client, None, &granted("nonce-stop-01"), TTL).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while rx.count() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no attempt arrived");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The receiver is still sleeping on the attempt when the server is told to stop.
+    srv.stop().await;
+    let done = logged(&srv, &client, &d.id).await;
+    assert_eq!(done.status, DeliveryStatus::Delivered);
+    assert_eq!(done.attempts, 1);
+}
