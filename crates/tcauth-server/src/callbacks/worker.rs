@@ -107,7 +107,11 @@ pub async fn run(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
         while attempts.try_join_next().is_some() {}
         if gauge_at.is_none_or(|t| t.elapsed() >= GAUGE_EVERY) {
             gauge_at = Some(Instant::now());
-            if let Ok(n) = store(&app, app.store.count_pending_deliveries()).await {
+            let count = tokio::select! {
+                n = store(&app, app.store.count_pending_deliveries()) => n,
+                _ = stop.wait_for(|stopped| *stopped) => break,
+            };
+            if let Ok(n) = count {
                 app.metrics
                     .callbacks
                     .pending
@@ -122,10 +126,13 @@ pub async fn run(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
         }
         let now = crate::now_ms() as i64;
         let lease_until = now + LEASE.as_millis() as i64;
-        let due = match app
-            .db(app.store.claim_deliveries(now, lease_until, free))
-            .await
-        {
+        // A stop during a claim the store is slow to answer drops it: if it committed after
+        // all, its deliveries wait for their leases to end.
+        let claimed = tokio::select! {
+            due = store(&app, app.store.claim_deliveries(now, lease_until, free)) => due,
+            _ = stop.wait_for(|stopped| *stopped) => break,
+        };
+        let due = match claimed {
             Ok(due) => due,
             Err(e) => {
                 if let Some(left_out) = store_errors.allow(now as u64) {
