@@ -4,7 +4,7 @@
 //! - PostgreSQL cut mid-load (a TCP proxy in this test stands between the nodes and the
 //!   database) → only 503s while it is down, 200s again after, no restart, and every token
 //!   acknowledged before the cut still valid;
-//! - 30 Mobile Websites callbacks queued in the one outbox, three nodes delivering → every
+//! - 90 Mobile Websites callbacks due at once in the one outbox, three nodes delivering → every
 //!   delivery received exactly once (this test needs only the database).
 //!
 //! Needs `TCAUTH_TEST_DATABASE_URL` (e.g. `postgres://postgres@127.0.0.1:5432/test`) and
@@ -469,11 +469,13 @@ async fn attempts_metric(http: &reqwest::Client, node: &Node, result: &str) -> u
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_nodes_deliver_each_queued_callback_exactly_once() {
-    use crate::outbox::{all_delivered, client_with_callback, queue, wait_log, FAST};
+    use crate::outbox::{all_delivered, client_with_callback, queue_due, wait_log, FAST};
     use std::collections::HashMap;
     use tcauth_store::{PgOptions, PgStore};
     use tcauth_testkit::receiver::Receiver;
 
+    // More than one node's batch (`worker::CONCURRENCY`, 32), due at once.
+    const N: usize = 90;
     let Some(db) = gate::env_or_skip(
         &gate::TEST_DATABASE_URL,
         "the multi-node callback test three_nodes_deliver_each_queued_callback_exactly_once",
@@ -502,14 +504,22 @@ async fn three_nodes_deliver_each_queued_callback_exactly_once() {
     let rx = Receiver::start(vec![]).await;
     let store = PgStore::connect(&url, PgOptions::default()).await.unwrap();
     let client = client_with_callback(&store, &rx.url("/cb")).await;
+    // All due at one instant, so that the three nodes race for the same rows.
+    let due_ms = tcauth_server::now_ms() as i64 + 1_500;
     let mut queued = Vec::new();
-    for i in 0..30 {
-        queued.push(queue(&store, &client, &format!("nonce-mn-{i:04}")).await.id);
+    for i in 0..N {
+        let nonce = format!("nonce-mn-{i:04}");
+        queued.push(queue_due(&store, &client, &nonce, due_ms).await.id);
     }
+    let wait = due_ms - tcauth_server::now_ms() as i64;
+    assert!(wait > 0, "queueing took more than 1.5 s");
+    tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+    let t = Instant::now();
     let log = wait_log(&store, &client.client_id, Duration::from_secs(30), |l| {
-        l.len() == 30 && all_delivered(l)
+        l.len() == N && all_delivered(l)
     })
     .await;
+    let delivered_ms = t.elapsed().as_millis();
     // Let a duplicate, if there were one, arrive.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut received: HashMap<String, usize> = HashMap::new();
@@ -525,14 +535,16 @@ async fn three_nodes_deliver_each_queued_callback_exactly_once() {
         per_node.push(attempts_metric(&http, n, "delivered").await);
     }
     eprintln!(
-        "multi-node callbacks: 30 queued, {} received, delivered per node {per_node:?}",
-        rx.count()
+        "multi-node callbacks: {N} queued, {} received, all delivered within {} ms of falling \
+         due, delivered per node {per_node:?}",
+        rx.count(),
+        delivered_ms
     );
     for id in &queued {
         assert_eq!(received.get(id), Some(&1), "delivery {id} received once");
     }
-    assert_eq!(received.len(), 30);
-    assert_eq!(rx.count(), 30, "no duplicates");
+    assert_eq!(received.len(), N);
+    assert_eq!(rx.count(), N, "no duplicates");
     assert!(log.iter().all(|d| d.attempts == 1), "one attempt each");
-    assert_eq!(per_node.iter().sum::<u64>(), 30);
+    assert_eq!(per_node.iter().sum::<u64>(), N as u64);
 }

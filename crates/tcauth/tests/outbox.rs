@@ -43,15 +43,26 @@ pub async fn client_with_callback(store: &dyn Store, url: &str) -> Client {
     c
 }
 
-/// Queues a reject body for `nonce` to the client's callback URL, expiring in 10 minutes.
+/// Queues a reject body for `nonce` to the client's callback URL, due now, expiring in 10
+/// minutes.
 pub async fn queue(store: &dyn Store, client: &Client, nonce: &str) -> CallbackDelivery {
+    queue_due(store, client, nonce, tcauth_server::now_ms() as i64).await
+}
+
+/// [`queue`], first due at `due_ms` (Unix ms).
+pub async fn queue_due(
+    store: &dyn Store,
+    client: &Client,
+    nonce: &str,
+    due_ms: i64,
+) -> CallbackDelivery {
     let exp = tcauth_server::now() + 600;
     let d = callbacks::queued(
         &server_secret(),
         &client.client_id,
         client.callback_url.as_deref().unwrap(),
         &Body::rejected(nonce),
-        tcauth_server::now_ms() as i64,
+        due_ms,
         exp,
     );
     let key = TokenHash::of(&format!("interaction-{}", new_id()));

@@ -248,3 +248,72 @@ async fn a_stopping_server_finishes_and_records_its_attempt_in_flight() {
     assert_eq!(done.status, DeliveryStatus::Delivered);
     assert_eq!(done.attempts, 1);
 }
+
+#[tokio::test]
+async fn a_backlog_of_300_is_delivered_each_once() {
+    let srv = fast_server(|_| {}).await;
+    let rx = Receiver::start(vec![]).await;
+    let (client, _) = client_with_callback(&srv, &rx.url("/cb")).await;
+    // All due at one instant, 2 s from now, so the figure is the worker's drain rate.
+    let due_ms = tcauth_server::now_ms() as i64 + 2_000;
+    let exp = tcauth_server::now() + 600;
+    let mut ids = std::collections::HashSet::new();
+    for i in 0..300 {
+        let body = granted(&format!("nonce-bulk-{i:04}"));
+        let d = tcauth_server::callbacks::queued(
+            &crate::common::secret(),
+            &client.client_id,
+            &rx.url("/cb"),
+            &body,
+            due_ms,
+            exp,
+        );
+        let key = tcauth_core::secret::TokenHash::of(&format!("bulk-{i}-{}", d.id));
+        assert!(srv
+            .store
+            .finish_web_interaction(&key, exp, None, &d)
+            .await
+            .unwrap());
+        ids.insert(d.id);
+    }
+    let wait = due_ms - tcauth_server::now_ms() as i64;
+    assert!(wait > 0, "queueing took more than 2 s");
+    tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+    let t = std::time::Instant::now();
+    let deadline = t + Duration::from_secs(30);
+    loop {
+        let log = srv
+            .store
+            .list_deliveries(&client.client_id, 1000)
+            .await
+            .unwrap();
+        if log.len() == 300 && log.iter().all(|d| d.status == DeliveryStatus::Delivered) {
+            assert!(log.iter().all(|d| d.attempts == 1));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "backlog not delivered in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "callback backlog: 300 due at once, all delivered within {} ms (at most {} attempts \
+         at once; SQLite store, loopback receiver)",
+        t.elapsed().as_millis(),
+        tcauth_server::callbacks::worker::CONCURRENCY
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let calls = rx.calls();
+    assert_eq!(calls.len(), 300, "no duplicates");
+    let got: std::collections::HashSet<String> = calls
+        .iter()
+        .map(|c| c.header("x-tcauth-delivery").unwrap().to_string())
+        .collect();
+    assert_eq!(got, ids);
+    let m = srv.metrics().await;
+    assert!(
+        m.contains("tcauth_callback_attempts_total{result=\"delivered\"} 300\n"),
+        "{m}"
+    );
+}
