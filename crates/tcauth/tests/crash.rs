@@ -246,7 +246,8 @@ fn start_fast(dir: &Path, data: &Path, port: u16, log: &Path) -> Child {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queued_callback_survives_sigkill_and_is_delivered_once() {
-    use crate::outbox::{all_delivered, client_with_callback, queue, wait_log};
+    use crate::outbox::{all_delivered, client_with_callback, queue_body, wait_log};
+    use tcauth_server::callbacks::Body;
     use tcauth_store::{SqliteStore, Store};
     use tcauth_testkit::receiver::Receiver;
 
@@ -263,7 +264,13 @@ async fn a_queued_callback_survives_sigkill_and_is_delivered_once() {
     // The test writes to the server's SQLite file as the dialog would, from its own process.
     let store = SqliteStore::open(data.join("tcauth.db")).unwrap();
     let client = client_with_callback(&store, &format!("http://127.0.0.1:{rx_port}/cb")).await;
-    let d = queue(&store, &client, "nonce-crash-001").await;
+    let token = format!("tok-{}", tcauth_core::secret::new_id());
+    let body = Body::Granted {
+        request_id: "nonce-crash-001".into(),
+        access_token: token.clone(),
+        endpoint: format!("{base}/v1/default"),
+    };
+    let d = queue_body(&store, &client, &body, tcauth_server::now_ms() as i64).await;
     // The receiver is down: the server retries.
     let retrying = wait_log(&store, &client.client_id, Duration::from_secs(15), |l| {
         l.len() == 1 && l[0].attempts >= 2
@@ -304,14 +311,24 @@ async fn a_queued_callback_survives_sigkill_and_is_delivered_once() {
     );
     assert_eq!(calls.len(), 1, "exactly one callback");
     assert_eq!(calls[0].header("x-tcauth-delivery"), Some(d.id.as_str()));
-    assert_eq!(
-        calls[0].body,
-        tcauth_server::callbacks::Body::rejected("nonce-crash-001").to_bytes()
-    );
+    assert_eq!(calls[0].body, body.to_bytes());
     assert!(done[0].attempts > attempts_before);
     let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("DEBUG"), "the log ran at debug level");
     assert!(
         !log.contains(crate::outbox::SECRET_TEXT),
         "the secret reached the log"
+    );
+    assert!(
+        !log.contains(&token),
+        "the callback's token reached the log"
+    );
+    let sig = calls[0].header("x-tcauth-signature").unwrap();
+    assert!(!log.contains(&sig[7..]), "the signature reached the log");
+    let salt = client.callback_salt.as_deref().unwrap();
+    let cb_secret = tcauth_server::callbacks::secret(&crate::outbox::server_secret(), salt);
+    assert!(
+        !log.contains(&cb_secret),
+        "the callback secret reached the log"
     );
 }

@@ -43,17 +43,22 @@ pub async fn client_with_callback(store: &dyn Store, url: &str) -> Client {
     c
 }
 
-/// Queues a reject body for `nonce` to the client's callback URL, due now, expiring in 10
-/// minutes.
-pub async fn queue(store: &dyn Store, client: &Client, nonce: &str) -> CallbackDelivery {
-    queue_due(store, client, nonce, tcauth_server::now_ms() as i64).await
-}
-
-/// [`queue`], first due at `due_ms` (Unix ms).
+/// Queues a reject body for `nonce` to the client's callback URL, first due at `due_ms` (Unix
+/// ms), expiring in 10 minutes.
 pub async fn queue_due(
     store: &dyn Store,
     client: &Client,
     nonce: &str,
+    due_ms: i64,
+) -> CallbackDelivery {
+    queue_body(store, client, &Body::rejected(nonce), due_ms).await
+}
+
+/// Queues `body`, first due at `due_ms`, expiring in 10 minutes.
+pub async fn queue_body(
+    store: &dyn Store,
+    client: &Client,
+    body: &Body,
     due_ms: i64,
 ) -> CallbackDelivery {
     let exp = tcauth_server::now() + 600;
@@ -61,7 +66,7 @@ pub async fn queue_due(
         &server_secret(),
         &client.client_id,
         client.callback_url.as_deref().unwrap(),
-        &Body::rejected(nonce),
+        body,
         due_ms,
         exp,
     );
