@@ -286,11 +286,15 @@ fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         return format!("timed out after {} s", TIMEOUT.as_secs());
     }
-    let mut inner: &(dyn std::error::Error + 'static) = e;
+    let what = if e.is_connect() { "connect" } else { "request" };
+    // reqwest's own text names the URL (whose query may carry a partner's credential): only
+    // its causes are shown.
+    let Some(mut inner) = std::error::Error::source(e) else {
+        return format!("{what}: failed");
+    };
     while let Some(next) = inner.source() {
         inner = next;
     }
-    let what = if e.is_connect() { "connect" } else { "request" };
     let mut text = format!("{what}: {inner}");
     if text.len() > 200 {
         let mut cut = 200;
