@@ -96,8 +96,9 @@ impl Network {
         }
     }
 
-    /// Whether `ip` is in the range. An IPv4 network also holds the IPv4-mapped and
-    /// IPv4-compatible IPv6 forms of its addresses (`::ffff:10.0.0.1`, `::10.0.0.1`).
+    /// Whether `ip` is in the range. An IPv4 network also holds the IPv6 forms of its
+    /// addresses that [`embedded_v4`] reads (`::ffff:10.0.0.1`, `::10.0.0.1`,
+    /// `64:ff9b::10.0.0.1`).
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = match (self.addr, ip) {
             (IpAddr::V4(_), IpAddr::V6(v6)) => match embedded_v4(v6) {
@@ -116,16 +117,21 @@ impl fmt::Display for Network {
     }
 }
 
-/// The IPv4 address inside an IPv4-mapped (`::ffff:a.b.c.d`) or IPv4-compatible
-/// (`::a.b.c.d`, deprecated but still routed by some stacks) IPv6 address; `None` for other
-/// addresses, and for `::` and `::1`, which are IPv6's own.
+/// The IPv4 address inside an IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`,
+/// deprecated but still routed by some stacks) or NAT64 (`64:ff9b::a.b.c.d`, RFC 6052's
+/// well-known prefix: a NAT64 gateway connects to the IPv4 address) IPv6 address; `None` for
+/// other addresses, and for `::` and `::1`, which are IPv6's own.
 pub fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     if let Some(v4) = v6.to_ipv4_mapped() {
         return Some(v4);
     }
     let o = v6.octets();
+    let last = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
     if o[..12].iter().all(|b| *b == 0) && u128::from(v6) > 1 {
-        return Some(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+        return Some(last);
+    }
+    if v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return Some(last);
     }
     None
 }
@@ -193,6 +199,11 @@ mod tests {
             embedded_v4(v6("::169.254.169.254")),
             Some(Ipv4Addr::new(169, 254, 169, 254))
         );
+        assert_eq!(
+            embedded_v4(v6("64:ff9b::169.254.169.254")),
+            Some(Ipv4Addr::new(169, 254, 169, 254))
+        );
+        assert_eq!(embedded_v4(v6("64:ff9b:1::a9fe:a9fe")), None);
         assert_eq!(embedded_v4(v6("::1")), None);
         assert_eq!(embedded_v4(v6("::")), None);
         assert_eq!(embedded_v4(v6("2001:db8::1")), None);

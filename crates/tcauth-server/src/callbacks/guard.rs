@@ -2,8 +2,8 @@
 //!
 //! Refused always: link-local addresses (`169.254.0.0/16`, `fe80::/10`: cloud metadata
 //! services live there) and the unspecified addresses (`0.0.0.0`, `::`, which reach this
-//! host), in their IPv4-mapped and IPv4-compatible IPv6 forms too; refused besides: whatever
-//! is in `callback_deny_networks`. A host name is resolved at every attempt by [`Vetted`],
+//! host), in their IPv4-mapped, IPv4-compatible and NAT64 IPv6 forms too
+//! (`crate::ip::embedded_v4`); refused besides: whatever is in `callback_deny_networks`. A host name is resolved at every attempt by [`Vetted`],
 //! the HTTP client's resolver, which refuses the name if any of its addresses is refused and
 //! otherwise hands the client exactly the addresses it checked, so nothing resolves the name a
 //! second time between the check and the connection (DNS rebinding). IP literals never reach a
@@ -107,6 +107,7 @@ mod tests {
             "febf::1",
             "::ffff:169.254.169.254",
             "::169.254.169.254",
+            "64:ff9b::169.254.169.254",
             "0.0.0.0",
             "::",
             "::ffff:0.0.0.0",
