@@ -15,7 +15,8 @@
 //! with jitter (`callback_retry_base` doubled per attempt, at most [`MAX_BACKOFF`]) until the
 //! next attempt would fall after the delivery's expiry: then it failed. An address the
 //! [`guard`](super::guard) refuses, a deleted client, a client whose `callback_url` was
-//! cleared and a body that does not open fail at once. `last_error` says why in a few words:
+//! cleared or changed since (the new URL came with a new secret, and the old URL's host may
+//! no longer be the client's) and a body that does not open fail at once. `last_error` says why in a few words:
 //! never the body, the token or the URL's query.
 
 use super::guard::{self, Refused};
@@ -213,8 +214,14 @@ async fn attempt(
     let Some(client) = client else {
         return failed("the client was deleted".into());
     };
-    if client.callback_url.is_none() {
-        return failed("the client's callback_url was cleared".into());
+    match client.callback_url.as_deref() {
+        None => return failed("the client's callback_url was cleared".into()),
+        // Setting it again gave the client a new secret, which the old URL's owner does not
+        // hold; and a URL the client moved away from (a lapsed domain) gets no token.
+        Some(now) if now != d.url => {
+            return failed("the client's callback_url changed since it was queued".into())
+        }
+        Some(_) => {}
     }
     let Some(salt) = client.callback_salt.as_deref() else {
         return failed("the client has no callback secret".into());

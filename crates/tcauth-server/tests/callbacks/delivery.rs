@@ -204,7 +204,7 @@ async fn a_delivery_whose_expiry_passes_while_failing_ends_failed() {
 }
 
 #[tokio::test]
-async fn a_deleted_client_or_a_cleared_callback_url_fails_at_once() {
+async fn a_deleted_client_or_a_cleared_or_changed_callback_url_fails_at_once() {
     let srv = fast_server(|_| {}).await;
     let rx = Receiver::start(vec![]).await;
     let (gone, _) = client_with_callback(&srv, &rx.url("/cb")).await;
@@ -227,6 +227,20 @@ async fn a_deleted_client_or_a_cleared_callback_url_fails_at_once() {
     assert_eq!(
         done.last_error.as_deref(),
         Some("the client's callback_url was cleared")
+    );
+
+    let (mut moved, _) = client_with_callback(&srv, &rx.url("/old")).await;
+    moved.callback_url = Some(rx.url("/new"));
+    moved.callback_salt = Some(tcauth_core::secret::new_id());
+    moved.updated_at_ms += 1;
+    srv.store.update_client(&moved).await.unwrap();
+    let old = rx.url("/old");
+    let d4 = queue(&srv, &moved, Some(&old), &granted("nonce-mov-01"), TTL).await;
+    let done = wait_final(&srv, &moved, &d4.id).await;
+    assert_eq!(done.status, DeliveryStatus::Failed);
+    assert_eq!(
+        done.last_error.as_deref(),
+        Some("the client's callback_url changed since it was queued")
     );
     assert_eq!(rx.count(), 0);
 }

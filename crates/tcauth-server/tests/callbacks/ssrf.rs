@@ -10,9 +10,12 @@ use tcauth_testkit::receiver::Receiver;
 
 const TTL: Duration = Duration::from_secs(600);
 
-async fn refused(srv: &TestServer, client: &Client, url: &str) -> String {
-    let d = queue(srv, client, Some(url), &granted("nonce-ssrf-01"), TTL).await;
-    let done = wait_final(srv, client, &d.id).await;
+/// Queues a callback to `url` for a client whose callback URL it is (written to the store
+/// directly: registration would refuse most of these), and returns why it failed.
+async fn refused(srv: &TestServer, url: &str) -> String {
+    let (client, _) = client_with_callback(srv, url).await;
+    let d = queue(srv, &client, None, &granted("nonce-ssrf-01"), TTL).await;
+    let done = wait_final(srv, &client, &d.id).await;
     assert_eq!(done.status, DeliveryStatus::Failed, "{url}");
     assert_eq!(done.attempts, 1, "{url}: refused at the first attempt");
     done.last_error.unwrap_or_default()
@@ -23,7 +26,6 @@ async fn link_local_literals_are_refused_with_the_reason_in_the_log() {
     let srv = fast_server(|_| {}).await;
     let rx = Receiver::start(vec![]).await;
     // Registration would refuse these URLs: they are queued directly.
-    let (client, _) = client_with_callback(&srv, &rx.url("/cb")).await;
     for (url, why) in [
         (
             "https://169.254.169.254/",
@@ -43,7 +45,7 @@ async fn link_local_literals_are_refused_with_the_reason_in_the_log() {
             "refused: 0.0.0.0 is the unspecified address",
         ),
     ] {
-        assert_eq!(refused(&srv, &client, url).await, why, "{url}");
+        assert_eq!(refused(&srv, url).await, why, "{url}");
     }
     let m = srv.metrics().await;
     assert!(m.contains("tcauth_callback_refused_total 5\n"), "{m}");
@@ -63,15 +65,9 @@ async fn a_name_resolving_to_a_link_local_address_is_refused() {
     }
     let srv = fast_server(|_| {}).await;
     let rx = Receiver::start(vec![]).await;
-    let (client, _) = client_with_callback(&srv, &rx.url("/cb")).await;
     let port = rx.addr.port();
     assert_eq!(
-        refused(
-            &srv,
-            &client,
-            &format!("http://metadata.tcauth.test:{port}/cb")
-        )
-        .await,
+        refused(&srv, &format!("http://metadata.tcauth.test:{port}/cb")).await,
         "refused: 169.254.169.254 is link-local (resolved from metadata.tcauth.test)"
     );
     assert_eq!(rx.count(), 0);
@@ -87,22 +83,16 @@ async fn callback_deny_networks_refuses_its_ranges() {
     })
     .await;
     let rx = Receiver::start(vec![]).await;
-    let (client, _) = client_with_callback(&srv, &rx.url("/cb")).await;
     assert_eq!(
-        refused(&srv, &client, "http://10.0.0.1/cb").await,
+        refused(&srv, "http://10.0.0.1/cb").await,
         "refused: 10.0.0.1 is in callback_deny_networks (10.0.0.0/8)"
     );
     assert_eq!(
-        refused(&srv, &client, &rx.url("/cb")).await,
+        refused(&srv, &rx.url("/cb")).await,
         "refused: 127.0.0.1 is in callback_deny_networks (127.0.0.0/8)"
     );
     // A name is checked on what it resolves to.
-    let by_name = refused(
-        &srv,
-        &client,
-        &format!("http://localhost:{}/cb", rx.addr.port()),
-    )
-    .await;
+    let by_name = refused(&srv, &format!("http://localhost:{}/cb", rx.addr.port())).await;
     assert!(
         by_name.starts_with("refused: ") && by_name.ends_with("(resolved from localhost)"),
         "{by_name}"
