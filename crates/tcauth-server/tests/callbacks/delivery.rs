@@ -120,6 +120,14 @@ async fn the_last_error_says_why_while_retrying() {
     // The first retry waits 2.5–5 s (base 5 s, jitter).
     let wait = failing.next_attempt_at_ms - tcauth_server::now_ms() as i64;
     assert!((1_500..=5_000).contains(&wait), "next attempt in {wait} ms");
+    // The gauge (refreshed about once a second) counts it while it waits.
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let m = srv.metrics().await;
+    assert!(m.contains("tcauth_callback_deliveries_pending 1\n"), "{m}");
+    assert!(
+        m.contains("tcauth_callback_attempts_total{result=\"retried\"} 1\n"),
+        "{m}"
+    );
 }
 
 #[tokio::test]
