@@ -1,5 +1,6 @@
 //! The admin API's JSON bodies, from bytes: `admin::parse_json` (what `json_body` runs) into
-//! each request type, then its validation, as the handlers do. Every error names a field of
+//! each request type, then its validation, as the handlers do (a `PATCH` body through
+//! `clients::parse_patch` and `ClientPatch::apply`). Every error names a field of
 //! that request (or `body` for JSON that does not fit), and what validates renders as JSON.
 #![no_main]
 
@@ -24,6 +25,8 @@ const CLIENT: &[&str] = &[
     "grant_types",
     "rate_limit.per_second",
     "rate_limit.burst",
+    "callback_url",
+    "package_name",
 ];
 const USER: &[&str] = &[
     "phone_number",
@@ -89,10 +92,45 @@ fn unknown_member(e: &FieldError) -> bool {
         })
 }
 
+/// The fixed client the authorization and patch arms work on.
+fn client() -> Client {
+    Client {
+        client_id: "id".into(),
+        name: "App".into(),
+        redirect_uris: vec!["https://app.example/cb".into()],
+        scopes: ScopeSet::parse("openid profile phone").unwrap(),
+        grant_types: vec![GrantType::AuthorizationCode],
+        rate_limit: None,
+        created_at: 0,
+        branding: None,
+        app_key: "0123456789abcdef0123456789abcdef".into(),
+        callback_url: None,
+        callback_salt: None,
+        package_name: None,
+        updated_at_ms: 5,
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else {
         return;
     };
+    if which % 5 == 4 {
+        let mut c = client();
+        match clients::parse_patch(body).and_then(|p| p.apply(&mut c, 9)) {
+            Ok(set) => {
+                assert_eq!((c.client_id.as_str(), c.updated_at_ms), ("id", 9));
+                assert_eq!(set, c.callback_url.is_some() && c.callback_salt.is_some());
+                assert!(!c.scopes.is_empty() && !c.grant_types.is_empty());
+                let _ = clients::to_json(&c);
+            }
+            Err(e) => {
+                names_a_field(&e, CLIENT, false);
+                assert_eq!(c, client(), "a refused patch changes nothing");
+            }
+        }
+        return;
+    }
     match which % 4 {
         0 => match parse_json::<NewClient>(body).and_then(|n| n.validate("id".into(), 7)) {
             Ok(c) => {
@@ -122,16 +160,7 @@ fuzz_target!(|data: &[u8]| {
         _ => {
             // The handler looks up the client and the user between `sub` and `check`; here
             // the client is a fixed one.
-            let client = Client {
-                client_id: "id".into(),
-                name: "App".into(),
-                redirect_uris: vec!["https://app.example/cb".into()],
-                scopes: ScopeSet::parse("openid profile phone").unwrap(),
-                grant_types: vec![GrantType::AuthorizationCode],
-                rate_limit: None,
-                created_at: 0,
-                branding: None,
-            };
+            let client = client();
             match parse_json::<NewAuthorization>(body).and_then(|r| {
                 r.sub()?;
                 r.check(&client)

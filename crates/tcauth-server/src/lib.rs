@@ -117,7 +117,7 @@ pub async fn build(settings: Settings, store: Arc<dyn Store>) -> Result<App, Ser
         metrics,
         otp,
         admin_lockout: lockout::AdminLockout::new(shared),
-        callback_wake: tokio::sync::Notify::new(),
+        callbacks_wake: tokio::sync::Notify::new(),
     });
     reload(&app).await;
     Ok(app)
@@ -150,28 +150,80 @@ pub async fn serve(
 }
 
 /// Re-reads what other processes (the CLI, other nodes) may have changed: signing keys and
-/// per-client rate limits.
+/// the per-client caches. Every `reload_interval`; the clients also whenever
+/// [`poll_clients`] sees them change.
 async fn reload(app: &AppState) {
     if let Err(e) = app.keys.reload(app.store.as_ref()).await {
         tracing::warn!(error = %e, "could not reload signing keys");
     }
-    match app.db(app.store.list_clients()).await {
-        Ok(clients) => app.limiter.replace_overrides(
-            clients
-                .into_iter()
-                .filter_map(|c| c.rate_limit.map(|rl| (c.client_id, rl)))
-                .collect::<HashMap<_, _>>(),
-        ),
-        Err(e) => tracing::warn!(error = %e, "could not reload client rate limits"),
+    if let Err(e) = reload_clients(app).await {
+        tracing::warn!(error = %e, "could not reload client rate limits");
     }
 }
 
-/// The sweeper and the reloader.
+/// Re-reads every per-client value this process caches: today only the rate-limit overrides
+/// ([`limiter`]); everything else about a client is read from the store per request.
+async fn reload_clients(app: &AppState) -> Result<(), tcauth_store::StoreError> {
+    let clients = app.db(app.store.list_clients()).await?;
+    cache_clients(app, clients);
+    Ok(())
+}
+
+fn cache_clients(app: &AppState, clients: Vec<tcauth_core::model::Client>) {
+    app.limiter.replace_overrides(
+        clients
+            .into_iter()
+            .filter_map(|c| c.rate_limit.map(|rl| (c.client_id, rl)))
+            .collect::<HashMap<_, _>>(),
+    );
+}
+
+/// Asks the store for its clients' revision (`Store::clients_revision`: one cheap query) and
+/// reloads the per-client caches when it moved since `seen`. Run every
+/// `clients_poll_interval`, so a client changed anywhere applies on this node within 1 s.
+/// Its store calls are not the requests' (not counted as store failures, logged at debug
+/// only): an outage is reported by the requests and by [`reload`].
+async fn poll_clients(app: &AppState, seen: &mut Option<(i64, i64)>) {
+    let timeout = app.settings.store_timeout;
+    let rev = match tokio::time::timeout(timeout, app.store.clients_revision()).await {
+        Ok(Ok(rev)) => rev,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "could not read the clients' revision");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!("reading the clients' revision timed out");
+            return;
+        }
+    };
+    if *seen == Some(rev) {
+        return;
+    }
+    // Read after the revision: a change in between moves it again, and the next poll reloads.
+    match tokio::time::timeout(timeout, app.store.list_clients()).await {
+        Ok(Ok(clients)) => {
+            cache_clients(app, clients);
+            tracing::debug!(
+                count = rev.0,
+                updated_at_ms = rev.1,
+                "clients changed: caches reloaded"
+            );
+            *seen = Some(rev);
+        }
+        Ok(Err(e)) => tracing::debug!(error = %e, "could not reload the clients"),
+        Err(_) => tracing::debug!("reloading the clients timed out"),
+    }
+}
+
+/// The sweeper, the reloader and the clients' poller.
 async fn background(app: App) {
     let mut sweep = tokio::time::interval(app.settings.sweep_interval);
     let mut reload_tick = tokio::time::interval(app.settings.reload_interval);
+    let mut poll_tick = tokio::time::interval(app.settings.clients_poll_interval);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     reload_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    poll_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seen = None;
     loop {
         tokio::select! {
             _ = sweep.tick() => {
@@ -181,6 +233,7 @@ async fn background(app: App) {
                 app.admin_lockout.prune();
             }
             _ = reload_tick.tick() => reload(&app).await,
+            _ = poll_tick.tick() => poll_clients(&app, &mut seen).await,
         }
     }
 }

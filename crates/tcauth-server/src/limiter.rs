@@ -123,9 +123,28 @@ impl Limiter {
             .remove(&Key::Client(client_id.to_string()));
     }
 
-    /// Replaces every per-client limit (after re-reading the clients).
+    /// Replaces every per-client limit (after re-reading the clients). A client whose limit
+    /// changed starts again with a fresh bucket, as with [`Limiter::set_override`].
     pub fn replace_overrides(&self, all: HashMap<String, RateLimit>) {
-        *self.overrides.write().unwrap_or_else(|p| p.into_inner()) = all;
+        let mut o = self.overrides.write().unwrap_or_else(|p| p.into_inner());
+        let changed: Vec<String> = o
+            .iter()
+            .filter(|(id, rl)| all.get(*id) != Some(*rl))
+            .map(|(id, _)| id.clone())
+            .chain(
+                all.iter()
+                    .filter(|(id, rl)| o.get(*id) != Some(*rl))
+                    .map(|(id, _)| id.clone()),
+            )
+            .collect();
+        *o = all;
+        drop(o);
+        if !changed.is_empty() {
+            let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+            for id in changed {
+                buckets.remove(&Key::Client(id));
+            }
+        }
     }
 
     /// A place among the requests in flight, or `None` when the server is full.
@@ -188,6 +207,35 @@ mod tests {
     use super::*;
 
     const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    #[test]
+    fn replacing_the_overrides_refreshes_only_the_changed_buckets() {
+        let rl = |per_second, burst| RateLimit { per_second, burst };
+        let l = Limiter::new(rl(1, 1), rl(1, 1), 2);
+        l.replace_overrides([("a".to_string(), rl(1, 2)), ("b".to_string(), rl(1, 2))].into());
+        for id in ["a", "b", "c"] {
+            while l.check(Some(id), IP) == Decision::Allow {}
+        }
+        // a changed, b did not, c got one: a and c start full, b stays empty.
+        l.replace_overrides(
+            [
+                ("a".to_string(), rl(1, 3)),
+                ("b".to_string(), rl(1, 2)),
+                ("c".to_string(), rl(1, 2)),
+            ]
+            .into(),
+        );
+        for _ in 0..3 {
+            assert_eq!(l.check(Some("a"), IP), Decision::Allow);
+        }
+        assert!(matches!(l.check(Some("a"), IP), Decision::Deny { .. }));
+        assert!(matches!(l.check(Some("b"), IP), Decision::Deny { .. }));
+        assert_eq!(l.check(Some("c"), IP), Decision::Allow);
+        // Dropped: back to the default with a fresh bucket.
+        l.replace_overrides(HashMap::new());
+        assert_eq!(l.check(Some("b"), IP), Decision::Allow);
+        assert!(matches!(l.check(Some("b"), IP), Decision::Deny { .. }));
+    }
 
     #[test]
     fn client_override_and_ip_bucket() {

@@ -20,7 +20,13 @@ pub fn router(app: App) -> Router {
         )
         .route(
             "/admin/v1/clients/{client_id}",
-            get(admin::clients::show).delete(admin::clients::delete),
+            get(admin::clients::show)
+                .patch(admin::clients::update)
+                .delete(admin::clients::delete),
+        )
+        .route(
+            "/admin/v1/clients/{client_id}/deliveries",
+            get(admin::clients::deliveries),
         )
         .route(
             "/admin/v1/clients/{client_id}/branding",
@@ -56,6 +62,7 @@ pub fn router(app: App) -> Router {
             get(pages::code::show).post(pages::code::submit),
         )
         .route("/v1/auth/code/resend", post(pages::code::resend))
+        .route("/v1/web/verify", get(pages::web::verify))
         .route(
             "/v1/auth/name",
             get(pages::name::show).post(pages::name::submit),

@@ -101,6 +101,11 @@ pub struct Settings {
     pub sweep_batch: usize,
     /// How often signing keys and per-client limits are re-read from the store. Default 10 s.
     pub reload_interval: Duration,
+    /// How often each node asks the store whether any client changed
+    /// (`Store::clients_revision`, one cheap query) and, when it did, re-reads the per-client
+    /// caches (rate limits), so a change made on any node or by the CLI applies everywhere
+    /// within 1 s. Default 250 ms; [`CLIENTS_POLL_BOUNDS`].
+    pub clients_poll_interval: Duration,
     /// Where one-time codes are sent. Default: the log (development only).
     pub otp_sender: OtpSenderConfig,
     /// Lifetime of a one-time code. Default 300 s, at most 600 s.
@@ -186,6 +191,11 @@ impl ConnectionLimits {
 
 pub const MAX_CODE_TTL: Duration = Duration::from_secs(600);
 
+/// The range of `clients_poll_interval`: often enough that a client change reaches every node
+/// within 1 s, not so often that idle nodes load the store.
+pub const CLIENTS_POLL_BOUNDS: (Duration, Duration) =
+    (Duration::from_millis(50), Duration::from_millis(900));
+
 impl Settings {
     /// Defaults for everything but the secret, which the caller must supply.
     pub fn new(secret: Secret) -> Self {
@@ -211,6 +221,7 @@ impl Settings {
             sweep_interval: Duration::from_secs(60),
             sweep_batch: 1000,
             reload_interval: Duration::from_secs(10),
+            clients_poll_interval: Duration::from_millis(250),
             otp_sender: OtpSenderConfig::Log,
             otp_ttl: Duration::from_secs(tcauth_core::otp::DEFAULT_TTL_SECS),
             otp_send_limits: OtpSendLimits::default(),
@@ -261,6 +272,14 @@ impl Settings {
                  must be positive"
                     .into(),
             );
+        }
+        let (lo, hi) = CLIENTS_POLL_BOUNDS;
+        if self.clients_poll_interval < lo || self.clients_poll_interval > hi {
+            return Err(format!(
+                "clients_poll_ms must be {}–{}",
+                lo.as_millis(),
+                hi.as_millis()
+            ));
         }
         const TEN_YEARS: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
         if self.access_token_ttl > TEN_YEARS || self.refresh_token_ttl > TEN_YEARS {

@@ -30,8 +30,8 @@ pub struct AppState {
     pub admin_lockout: crate::lockout::AdminLockout,
     /// Wakes this node's callback worker: whoever queues a delivery calls `notify_one()` after
     /// the store committed it, so the first attempt is made at once rather than at the next
-    /// poll. (Other nodes find it at their next poll.)
-    pub callback_wake: tokio::sync::Notify,
+    /// poll. (Other nodes find it when they next poll the store.)
+    pub callbacks_wake: tokio::sync::Notify,
 }
 
 pub type App = Arc<AppState>;
@@ -44,5 +44,10 @@ impl AppState {
         F: Future<Output = tcauth_store::Result<T>>,
     {
         self.store_calls.run(f).await
+    }
+
+    /// Says that a callback delivery was just queued, so this node attempts it at once.
+    pub fn callbacks_queued(&self) {
+        self.callbacks_wake.notify_one();
     }
 }

@@ -72,11 +72,13 @@ enum Command {
   tcauth migrate --database-url sqlite:///var/lib/tcauth/tcauth.db --json")]
     Migrate(MigrateArgs),
 
-    /// Register, list, show and delete client apps
+    /// Register, list, show, change and delete client apps
     #[command(after_help = "Examples:
   tcauth client create --name Shop --redirect-uri https://shop.example/cb --scope 'openid phone'
   tcauth client list
   tcauth client show 0123456789abcdefghijklmn --json
+  tcauth client update 0123456789abcdefghijklmn --callback-url https://shop.example/tc/callback
+  tcauth client deliveries 0123456789abcdefghijklmn
   tcauth client delete 0123456789abcdefghijklmn")]
     Client(ClientArgs),
 

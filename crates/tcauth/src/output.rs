@@ -9,24 +9,42 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A client as `--json` shows it (the admin API's field names).
+/// A client as `--json` shows it: the admin API's view, members and all (optional members
+/// absent when unset). `callback_secret` only in the output of the command that set
+/// `callback_url` ([`ClientView::with_secret`]).
 #[derive(Debug, Serialize)]
 pub struct ClientView<'a> {
     pub client_id: &'a str,
+    pub app_key: &'a str,
     pub name: &'a str,
     pub redirect_uris: &'a [String],
     pub scopes: Vec<&'static str>,
     pub grant_types: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
     pub created_at: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub branding: Option<&'a Branding>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_secret: Option<String>,
+}
+
+impl ClientView<'_> {
+    pub fn with_secret(mut self, callback_secret: Option<String>) -> Self {
+        self.callback_secret = callback_secret;
+        self
+    }
 }
 
 impl<'a> From<&'a Client> for ClientView<'a> {
     fn from(c: &'a Client) -> Self {
         ClientView {
             client_id: &c.client_id,
+            app_key: &c.app_key,
             name: &c.name,
             redirect_uris: &c.redirect_uris,
             scopes: c.scopes.names(),
@@ -34,6 +52,9 @@ impl<'a> From<&'a Client> for ClientView<'a> {
             rate_limit: c.rate_limit,
             created_at: c.created_at,
             branding: c.branding.as_ref(),
+            callback_url: c.callback_url.as_deref(),
+            package_name: c.package_name.as_deref(),
+            callback_secret: None,
         }
     }
 }
@@ -46,9 +67,10 @@ pub fn client_text(c: &Client) -> String {
     };
     let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
     let mut text = format!(
-        "client_id:     {}\nname:          {}\nredirect_uris: {}\nscopes:        {}\n\
-         grant_types:   {}\nrate_limit:    {}\ncreated_at:    {}\n",
+        "client_id:     {}\napp_key:       {}\nname:          {}\nredirect_uris: {}\n\
+         scopes:        {}\ngrant_types:   {}\nrate_limit:    {}\ncreated_at:    {}\n",
         c.client_id,
+        c.app_key,
         c.name,
         c.redirect_uris.join(" "),
         c.scopes.names().join(" "),
@@ -71,6 +93,14 @@ pub fn client_text(c: &Client) -> String {
             }
         }
         text.push('\n');
+    }
+    for (what, v) in [
+        ("callback_url:  ", &c.callback_url),
+        ("package_name:  ", &c.package_name),
+    ] {
+        if let Some(v) = v {
+            text.push_str(&format!("{what}{v}\n"));
+        }
     }
     text
 }

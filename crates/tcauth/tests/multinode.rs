@@ -104,17 +104,21 @@ fn write_config(dir: &Path) -> PathBuf {
     config
 }
 
-fn start_node(dir: &Path, config: &Path, db_url: &str, redis_url: &str, i: usize) -> Node {
+/// A `tcauth serve` on `db_url`, with Redis when `redis_url` is given.
+fn start_node(dir: &Path, config: &Path, db_url: &str, redis_url: Option<&str>, i: usize) -> Node {
     let port = free_port();
     let log = std::fs::File::create(dir.join(format!("node{i}.log"))).unwrap();
-    let child = Command::new(BIN)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .arg("--config")
         .arg(config)
         .current_dir(dir)
         .env_clear()
-        .env("TCAUTH_DATABASE_URL", db_url)
-        .env("TCAUTH_REDIS_URL", redis_url)
+        .env("TCAUTH_DATABASE_URL", db_url);
+    if let Some(r) = redis_url {
+        cmd.env("TCAUTH_REDIS_URL", r);
+    }
+    let child = cmd
         .env("TCAUTH_SECRET", SECRET)
         .env("TCAUTH_ADMIN_TOKEN", ADMIN)
         .env("TCAUTH_LOG", "info")
@@ -151,7 +155,7 @@ async fn cluster(db: &str, redis: &str) -> Cluster {
         .unwrap();
     let config = write_config(dir.path());
     let nodes: Vec<Node> = (0..3)
-        .map(|i| start_node(dir.path(), &config, &url, redis, i))
+        .map(|i| start_node(dir.path(), &config, &url, Some(redis), i))
         .collect();
     for n in &nodes {
         wait_ready(&http, n, Duration::from_secs(30)).await;
@@ -547,4 +551,138 @@ async fn three_nodes_deliver_each_queued_callback_exactly_once() {
     assert_eq!(rx.count(), N, "no duplicates");
     assert!(log.iter().all(|d| d.attempts == 1), "one attempt each");
     assert_eq!(per_node.iter().sum::<u64>(), N as u64);
+}
+
+/// Polls `f` every 20 ms until it is true, for at most 3 s; how long it took.
+async fn time_until<F, Fut>(mut f: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        if f().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+/// CONTRACT.md §7: a client change reaches every node within 1 s. Two nodes on one
+/// PostgreSQL, no Redis (so each node's rate limits are its own and only the store carries
+/// the change): a PATCH of `rate_limit` on node 0, then a `tcauth client update` from the CLI,
+/// are each enforced by node 1 in under a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_change_reaches_every_node_within_a_second() {
+    let Some(db) = gate::env_or_skip(
+        &gate::TEST_DATABASE_URL,
+        "the multi-node test a_client_change_reaches_every_node_within_a_second",
+    ) else {
+        return;
+    };
+    let schema = Schema::create(&db);
+    let pg = std::net::ToSocketAddrs::to_socket_addrs(&target_of(&db, 5432))
+        .unwrap()
+        .next()
+        .unwrap();
+    let url = schema.url_via(pg);
+    let dir = tempfile::tempdir().unwrap();
+    // The default reload_interval (10 s): only the clients' poll can make it in time.
+    let config = dir.path().join("tcauth.toml");
+    std::fs::write(
+        &config,
+        "[rate_limit]\nper_second = 100000\nburst = 100000\n",
+    )
+    .unwrap();
+    let nodes: Vec<Node> = (0..2)
+        .map(|i| start_node(dir.path(), &config, &url, None, i))
+        .collect();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    for n in &nodes {
+        wait_ready(&http, n, Duration::from_secs(30)).await;
+    }
+    let created = http
+        .post(format!("{}/admin/v1/clients", nodes[0].base))
+        .bearer_auth(ADMIN)
+        .json(
+            &json!({"name":"mn","redirect_uris":["https://mn.example/cb"],
+            "scopes":["openid","phone"],"grant_types":["authorization_code"]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let client = created.json::<Value>().await.unwrap()["client_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let status = |node: usize| {
+        let (http, base, client) = (http.clone(), nodes[node].base.clone(), client.clone());
+        async move {
+            http.post(format!("{base}/v1/token"))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", client.as_str()),
+                    ("code", "no-such-code"),
+                    ("code_verifier", &"v".repeat(43)),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(status(1).await, 403);
+    }
+
+    let r = http
+        .patch(format!("{}/admin/v1/clients/{client}", nodes[0].base))
+        .bearer_auth(ADMIN)
+        .json(&json!({"rate_limit": {"per_second": 1, "burst": 1}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let took = time_until(|| async { status(1).await == 429 })
+        .await
+        .expect("node 1 never applied the patched rate limit");
+    eprintln!("multi-node: node 1 applied the PATCHed rate limit after {took:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+
+    // The CLI writes the store directly; both nodes follow.
+    let out = Command::new(BIN)
+        .args(["client", "update", &client, "--no-rate-limit", "--json"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("TCAUTH_DATABASE_URL", &url)
+        .env("TCAUTH_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let changed = Instant::now();
+    for node in 0..2 {
+        time_until(|| async {
+            for _ in 0..5 {
+                if status(node).await != 403 {
+                    return false;
+                }
+            }
+            true
+        })
+        .await
+        .expect("a node never applied the CLI's change");
+        let took = changed.elapsed();
+        eprintln!("multi-node: node {node} applied the CLI's change after {took:?}");
+        assert!(took < Duration::from_secs(1), "{took:?}");
+    }
 }

@@ -1,7 +1,7 @@
 //! The callback worker: a background task of every node (started by `serve`) that delivers
 //! the outbox (CONTRACT.md §9, "Delivery").
 //!
-//! Every `callback_poll_interval`, or at once when this node queued one (`callback_wake`), it
+//! Every `callback_poll_interval`, or at once when this node queued one (`callbacks_wake`), it
 //! leases the due deliveries ([`Store::claim_deliveries`](tcauth_store::Store::claim_deliveries),
 //! at most as many as it has free slots for, for [`LEASE`]) and attempts them concurrently, at
 //! most [`CONCURRENCY`] at a time. The lease is what makes one node, and one attempt at a
@@ -101,7 +101,7 @@ pub async fn run(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = app.callback_wake.notified() => {}
+            _ = app.callbacks_wake.notified() => {}
             Some(_) = attempts.join_next(), if more => {}
             _ = stop.wait_for(|stopped| *stopped) => break,
         }

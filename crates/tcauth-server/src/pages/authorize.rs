@@ -59,9 +59,9 @@ pub fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
 }
 
 /// The request's parameters in order, repeats kept.
-struct Params(Vec<(String, String)>);
+pub(super) struct Params(Vec<(String, String)>);
 
-enum One<'a> {
+pub(super) enum One<'a> {
     Absent,
     Value(&'a str),
     Repeated,
@@ -69,7 +69,7 @@ enum One<'a> {
 
 impl Params {
     /// `None` when the encoding is broken (bad UTF-8).
-    fn parse(raw: &[u8]) -> Option<Params> {
+    pub(super) fn parse(raw: &[u8]) -> Option<Params> {
         let decode = |s: &[u8]| -> Option<String> {
             let plus: Vec<u8> = s
                 .iter()
@@ -91,7 +91,7 @@ impl Params {
         Some(Params(out))
     }
 
-    fn one(&self, name: &str) -> One<'_> {
+    pub(super) fn one(&self, name: &str) -> One<'_> {
         let mut it = self.0.iter().filter(|(k, _)| k == name);
         match (it.next(), it.next()) {
             (None, _) => One::Absent,
@@ -101,7 +101,7 @@ impl Params {
     }
 
     /// The value when given once and non-empty.
-    fn value(&self, name: &str) -> Option<&str> {
+    pub(super) fn value(&self, name: &str) -> Option<&str> {
         match self.one(name) {
             One::Value(v) if !v.is_empty() => Some(v),
             _ => None,

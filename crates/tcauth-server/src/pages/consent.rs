@@ -122,7 +122,10 @@ fn replayed(app: &AppState, ctx: &Ctx) -> Response {
 pub async fn show(State(app): State<App>, headers: HeaderMap) -> Response {
     match load(&app, &headers).await {
         Ok(ctx) if ctx.ix.stage == Stage::Consent => match unfinished(&app, &ctx).await {
-            Ok(()) => render(&app, &ctx, StatusCode::OK),
+            Ok(()) => match &ctx.ix.web {
+                Some(web) => super::web::show(&app, &ctx, web).await,
+                None => render(&app, &ctx, StatusCode::OK),
+            },
             Err(r) => r,
         },
         Ok(ctx) => see_other(ctx.ix.stage.path(), None),
@@ -141,6 +144,10 @@ pub async fn submit(State(app): State<App>, headers: HeaderMap, body: Body) -> R
     // A replay shows as one whatever else changed since (the store decides below anyway).
     if let Err(r) = unfinished(&app, &ctx).await {
         return r;
+    }
+    // A Mobile Websites dialog answers its own way (to the callback URL, not a redirect).
+    if let Some(web) = &ctx.ix.web {
+        return super::web::submit(&app, &ctx, web, form.get("decision")).await;
     }
     // The app may have changed since the sign-in began: its redirect URI must still be its.
     if !ctx.client.redirect_uris.contains(&ctx.ix.redirect_uri) {

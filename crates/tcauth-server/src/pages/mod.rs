@@ -16,6 +16,7 @@ pub mod name;
 pub mod phone;
 pub mod security;
 pub mod session;
+pub mod web;
 
 use crate::form::{self, Form};
 use crate::state::AppState;
@@ -120,8 +121,13 @@ impl Ctx {
         )
     }
 
+    /// The page's frame, named after the app (a web dialog's `partnerName`, if any).
     pub fn chrome(&self, app: &AppState) -> Chrome {
-        Chrome::new(app, Some(&self.client.name))
+        let name = match &self.ix.web {
+            Some(w) => &w.partner_name,
+            None => &self.client.name,
+        };
+        Chrome::new(app, Some(name))
     }
 }
 

@@ -84,6 +84,10 @@ pub struct Interaction {
     pub notice: Option<Notice>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// A Mobile Websites dialog (`/v1/web/verify`, CONTRACT.md §9): its request and options.
+    /// `None` for an OAuth sign-in (`/v1/auth`); then the consent stage is the OAuth consent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web: Option<super::web::WebRequest>,
 }
 
 /// Messages carried across a 303.
@@ -124,7 +128,26 @@ impl Interaction {
             notice: None,
             created_at: now,
             expires_at: now + INTERACTION_TTL,
+            web: None,
         }
+    }
+
+    /// A Mobile Websites dialog for `client_id`: no redirect URI or PKCE (the result goes to
+    /// the client's callback URL), the scopes of Truecaller's profile share.
+    pub fn new_web(client_id: String, web: super::web::WebRequest, now: i64) -> Self {
+        let mut ix = Interaction::new(
+            Authorization {
+                client_id,
+                redirect_uri: String::new(),
+                scopes: super::web::WEB_SCOPES.to_string(),
+                state: None,
+                nonce: None,
+                code_challenge: String::new(),
+            },
+            now,
+        );
+        ix.web = Some(web);
+        ix
     }
 
     /// Whether `token` (a form's hidden `csrf` field) is this interaction's, in constant time.

@@ -49,6 +49,8 @@ const PATHS: &[(&str, &str)] = &[
     ("POST", "/admin/v1/clients"),
     ("GET", "/admin/v1/clients/abc"),
     ("DELETE", "/admin/v1/clients/abc"),
+    ("PATCH", "/admin/v1/clients/abc"),
+    ("GET", "/admin/v1/clients/abc/deliveries"),
     ("POST", "/admin/v1/users"),
     ("GET", "/admin/v1/users/123"),
     ("DELETE", "/admin/v1/users/123"),
@@ -161,6 +163,7 @@ async fn clients_crud() {
         members,
         [
             "client_id",
+            "app_key",
             "name",
             "redirect_uris",
             "scopes",
@@ -169,7 +172,7 @@ async fn clients_crud() {
         ]
         .into_iter()
         .collect(),
-        "no rate_limit member unless set: {a}"
+        "no rate_limit, callback_url, package_name member unless set: {a}"
     );
     let b = s
         .create_client_json(json!({

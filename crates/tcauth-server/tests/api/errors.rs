@@ -82,7 +82,14 @@ async fn every_405_is_json_and_names_the_allowed_methods() {
             "POST",
             "/admin/v1/clients/abc",
             true,
-            "DELETE,GET,HEAD",
+            "DELETE,GET,HEAD,PATCH",
+            e_method(),
+        ),
+        (
+            "POST",
+            "/admin/v1/clients/abc/deliveries",
+            true,
+            "GET,HEAD",
             e_method(),
         ),
         (

@@ -3,6 +3,7 @@
 //! temporary SQLite store, so tests run in parallel and in any order.
 
 mod admin;
+mod admin_clients;
 mod admin_lockout;
 mod connections;
 mod discovery;

@@ -131,8 +131,14 @@ async fn out_of_bounds_settings_are_refused_at_start() {
     let store: std::sync::Arc<dyn tcauth_store::Store> =
         std::sync::Arc::new(tcauth_store::SqliteStore::open(dir.path().join("t.db")).unwrap());
     type Tweak = fn(&mut tcauth_server::Settings);
-    let tweaks: [(&str, Tweak); 4] = [
+    let tweaks: [(&str, Tweak); 6] = [
         ("code_ttl 601 s", |s| s.code_ttl = Duration::from_secs(601)),
+        ("clients_poll 1 s", |s| {
+            s.clients_poll_interval = Duration::from_secs(1)
+        }),
+        ("clients_poll 10 ms", |s| {
+            s.clients_poll_interval = Duration::from_millis(10)
+        }),
         ("short secret", |s| {
             s.secret = tcauth_server::Secret(vec![1; 16])
         }),

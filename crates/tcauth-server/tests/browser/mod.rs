@@ -12,4 +12,6 @@ mod pages;
 mod replay;
 /// Also used by the cluster tests (sign-in pages on nodes sharing Redis).
 pub mod support;
+/// Also used by the callback tests (the dialog that queues them).
+pub mod web;
 mod webdriver;

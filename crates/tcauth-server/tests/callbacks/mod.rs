@@ -4,6 +4,7 @@
 //! delivers them.
 //! - `delivery`: one valid, signed callback; retries after a closed port, a 500, a timeout;
 //!   redirects not followed; expiry;
+//! - `journey`: registration, the dialog's Continue and the callback it posts, end to end;
 //! - `ssrf`: link-local addresses (literal, IPv4-mapped, and a name resolving to one, with
 //!   `TCAUTH_TEST_HOSTS`) and `callback_deny_networks` refused, with the reason in the log.
 //!
@@ -11,6 +12,7 @@
 //! `multinode.rs`).
 
 mod delivery;
+mod journey;
 mod ssrf;
 
 use crate::common::{secret, TestServer};

@@ -5,8 +5,8 @@ use crate::output::{client_text, now, print_json, timestamp, ClientView};
 use crate::store::{Context, StoreArgs};
 use anyhow::{anyhow, Result};
 use clap::{Args, Subcommand};
-use tcauth_core::model::RateLimit;
-use tcauth_core::validate::{new_client_id, NewBranding, NewClient};
+use tcauth_core::model::{Client, RateLimit};
+use tcauth_core::validate::{new_client_id, ClientPatch, NewBranding, NewClient};
 
 #[derive(Debug, Args)]
 pub struct ClientArgs {
@@ -38,6 +38,26 @@ pub enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change a client: only the options given change, each checked as at creation
+    ///
+    /// Running servers apply the change within 1 s. Setting --callback-url (even to the same
+    /// URL) makes a new callback signing secret, printed once.
+    #[command(after_help = UPDATE_EXAMPLES)]
+    Update(UpdateArgs),
+    /// List a client's recent Mobile Websites callback deliveries, newest first
+    #[command(
+        after_help = "Example:\n  tcauth client deliveries 0123456789abcdefghijklmn --limit 10 --json"
+    )]
+    Deliveries {
+        /// The client_id
+        client_id: String,
+        /// How many, 1-100
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=100))]
+        limit: u16,
+        /// Print {"deliveries":[…]} as JSON (the admin API's shape)
+        #[arg(long)]
+        json: bool,
+    },
     /// Set how the consent page looks for a client (the Truecaller SDK's options)
     ///
     /// Replaces the client's whole branding: options not given take their defaults
@@ -59,7 +79,17 @@ const CREATE_EXAMPLES: &str = "Examples:
       --scope 'openid phone profile'
   tcauth client create --name 'Shop app' --redirect-uri com.example.shop:/oauth \\
       --scope openid,phone,offline_access --grant-type authorization_code \\
-      --grant-type refresh_token --rate-limit-per-second 50 --rate-limit-burst 100 --json";
+      --grant-type refresh_token --rate-limit-per-second 50 --rate-limit-burst 100 --json
+  tcauth client create --name 'Shop web' --redirect-uri https://shop.example/callback \\
+      --scope 'openid phone profile' --callback-url https://shop.example/tc/callback \\
+      --package-name com.example.shop";
+
+const UPDATE_EXAMPLES: &str = "Examples:
+  tcauth client update 0123456789abcdefghijklmn --name 'Shop' --rate-limit-per-second 20 \\
+      --rate-limit-burst 40
+  tcauth client update 0123456789abcdefghijklmn --callback-url https://shop.example/tc/callback \\
+      --package-name com.example.shop --json
+  tcauth client update 0123456789abcdefghijklmn --no-rate-limit --no-callback-url";
 
 const BRAND_EXAMPLES: &str = "Examples:
   tcauth client brand 0123456789abcdefghijklmn --heading sign_up_with --button-text continue \\
@@ -120,9 +150,92 @@ pub struct CreateArgs {
     /// The client's own burst size (with --rate-limit-per-second)
     #[arg(long, value_name = "N", requires = "rate_limit_per_second")]
     pub rate_limit_burst: Option<u32>,
+    /// Where the Mobile Websites flow POSTs its result: https, or http on a loopback host
+    /// (its signing secret is printed once)
+    #[arg(long, value_name = "URL")]
+    pub callback_url: Option<String>,
+    /// The Android package name of the app (SDK v2.8 signed profiles), e.g. com.example.app
+    #[arg(long, value_name = "NAME")]
+    pub package_name: Option<String>,
     /// Print the new client as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The client_id
+    pub client_id: String,
+    /// New name shown to users on the consent page
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Replaces every redirect URI (repeatable)
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    pub redirect_uris: Vec<String>,
+    /// Replaces the scopes (repeatable, or separated by spaces or commas)
+    #[arg(long = "scope", visible_alias = "scopes", value_name = "SCOPES")]
+    pub scopes: Vec<String>,
+    /// Replaces the grants (repeatable, or comma separated)
+    #[arg(
+        long = "grant-type",
+        visible_alias = "grant-types",
+        value_name = "GRANT"
+    )]
+    pub grant_types: Vec<String>,
+    /// The client's own rate limit, in requests per second (with --rate-limit-burst)
+    #[arg(long, value_name = "N", requires = "rate_limit_burst")]
+    pub rate_limit_per_second: Option<u32>,
+    /// The client's own burst size (with --rate-limit-per-second)
+    #[arg(long, value_name = "N", requires = "rate_limit_per_second")]
+    pub rate_limit_burst: Option<u32>,
+    /// Back to the server's default rate limit
+    #[arg(long, conflicts_with_all = ["rate_limit_per_second", "rate_limit_burst"])]
+    pub no_rate_limit: bool,
+    /// Sets the callback URL (and makes a new signing secret, printed once)
+    #[arg(long, value_name = "URL")]
+    pub callback_url: Option<String>,
+    /// Removes the callback URL (and its secret)
+    #[arg(long, conflicts_with = "callback_url")]
+    pub no_callback_url: bool,
+    /// Sets the Android package name
+    #[arg(long, value_name = "NAME")]
+    pub package_name: Option<String>,
+    /// Removes the package name
+    #[arg(long, conflicts_with = "package_name")]
+    pub no_package_name: bool,
+    /// Print the client as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Some(None) for --no-X, Some(Some(v)) for --X v, None for neither.
+fn set_or_clear<T>(value: Option<T>, clear: bool) -> Option<Option<T>> {
+    if clear {
+        Some(None)
+    } else {
+        value.map(Some)
+    }
+}
+
+impl UpdateArgs {
+    fn patch(&self) -> ClientPatch {
+        let list = |v: &[String], split: bool| {
+            (!v.is_empty()).then(|| if split { split_list(v) } else { v.to_vec() })
+        };
+        let rate_limit = match (self.rate_limit_per_second, self.rate_limit_burst) {
+            (Some(per_second), Some(burst)) => Some(RateLimit { per_second, burst }),
+            _ => None,
+        };
+        ClientPatch {
+            name: self.name.clone(),
+            redirect_uris: list(&self.redirect_uris, false),
+            scopes: list(&self.scopes, true),
+            grant_types: list(&self.grant_types, true),
+            rate_limit: set_or_clear(rate_limit, self.no_rate_limit),
+            callback_url: set_or_clear(self.callback_url.clone(), self.no_callback_url),
+            package_name: set_or_clear(self.package_name.clone(), self.no_package_name),
+        }
+    }
 }
 
 /// Splits repeatable values that may also be space- or comma-separated lists.
@@ -155,15 +268,15 @@ pub async fn run(args: ClientArgs) -> Result<()> {
                 return Ok(());
             }
             println!(
-                "{:<24}  {:<20}  {:<30}  NAME",
-                "CLIENT_ID", "CREATED", "SCOPES"
+                "{:<24}  {:<32}  {:<20}  {:<30}  NAME",
+                "CLIENT_ID", "APP_KEY", "CREATED", "SCOPES"
             );
             for c in &clients {
                 let scopes = c.scopes.names().join(" ");
                 let created = timestamp(c.created_at);
                 println!(
-                    "{:<24}  {created:<20}  {scopes:<30}  {}",
-                    c.client_id, c.name
+                    "{:<24}  {:<32}  {created:<20}  {scopes:<30}  {}",
+                    c.client_id, c.app_key, c.name
                 );
             }
             Ok(())
@@ -182,6 +295,12 @@ pub async fn run(args: ClientArgs) -> Result<()> {
                 Ok(())
             }
         }
+        ClientCommand::Update(a) => update(&ctx, a).await,
+        ClientCommand::Deliveries {
+            client_id,
+            limit,
+            json,
+        } => deliveries(&ctx, &client_id, limit.into(), json).await,
         ClientCommand::Brand(a) => brand(&ctx, a).await,
         ClientCommand::Delete { client_id, json } => {
             let store = ctx.open().await?;
@@ -257,20 +376,119 @@ async fn create(ctx: &Context, a: CreateArgs) -> Result<()> {
         grant_types,
         rate_limit,
         branding: None,
-        callback_url: None,
-        package_name: None,
+        callback_url: a.callback_url,
+        package_name: a.package_name,
     };
-    let client = new
+    let mut client = new
         .validate(new_client_id(), now())
         .map_err(|e| usage(e.to_string()))?;
+    client.updated_at_ms = client.updated_at_ms.max(tcauth_server::now_ms() as i64);
+    // The secret first: a store opened for nothing is no harm, a client whose secret cannot
+    // be shown is.
+    let secret = callback_secret(ctx, &client, client.callback_url.is_some())?;
     let store = ctx.open().await?;
     store.create_client(&client).await.map_err(store_error)?;
-    if a.json {
-        print_json(&ClientView::from(&client))
-    } else {
-        print!("{}", client_text(&client));
-        Ok(())
+    show_client(&client, secret, a.json)
+}
+
+/// The client's callback signing secret when `set` (the command set `callback_url`).
+fn callback_secret(ctx: &Context, client: &Client, set: bool) -> Result<Option<String>> {
+    match (&client.callback_salt, set) {
+        (Some(salt), true) => {
+            let (server, _) = ctx.secret()?;
+            Ok(Some(tcauth_server::callbacks::secret(&server, salt)))
+        }
+        _ => Ok(None),
     }
+}
+
+/// Prints a client, with its callback secret when it was just made (once: it is not stored).
+fn show_client(client: &Client, secret: Option<String>, json: bool) -> Result<()> {
+    if json {
+        return print_json(&ClientView::from(client).with_secret(secret));
+    }
+    print!("{}", client_text(client));
+    if let Some(s) = secret {
+        println!("callback_secret: {s}");
+        println!(
+            "  (keys the X-Tcauth-Signature of every callback; shown only now: store it in \
+             the app's backend)"
+        );
+    }
+    Ok(())
+}
+
+async fn update(ctx: &Context, a: UpdateArgs) -> Result<()> {
+    let patch = a.patch();
+    let empty = patch.name.is_none()
+        && patch.redirect_uris.is_none()
+        && patch.scopes.is_none()
+        && patch.grant_types.is_none()
+        && patch.rate_limit.is_none()
+        && patch.callback_url.is_none()
+        && patch.package_name.is_none();
+    if empty {
+        return Err(usage(
+            "nothing to change: give at least one option (see `tcauth client update --help`)",
+        ));
+    }
+    let store = ctx.open().await?;
+    let mut client = store
+        .get_client(&a.client_id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| not_found(&a.client_id))?;
+    let set = patch
+        .apply(&mut client, tcauth_server::now_ms() as i64)
+        .map_err(|e| usage(e.to_string()))?;
+    let secret = callback_secret(ctx, &client, set)?;
+    if !store.update_client(&client).await.map_err(store_error)? {
+        return Err(not_found(&a.client_id));
+    }
+    show_client(&client, secret, a.json)
+}
+
+async fn deliveries(ctx: &Context, client_id: &str, limit: usize, json: bool) -> Result<()> {
+    let store = ctx.open().await?;
+    if store
+        .get_client(client_id)
+        .await
+        .map_err(store_error)?
+        .is_none()
+    {
+        return Err(not_found(client_id));
+    }
+    let all = store
+        .list_deliveries(client_id, limit)
+        .await
+        .map_err(store_error)?;
+    if json {
+        let v: Vec<_> = all
+            .iter()
+            .map(tcauth_server::admin::clients::delivery_json)
+            .collect();
+        return print_json(&serde_json::json!({ "deliveries": v }));
+    }
+    if all.is_empty() {
+        eprintln!("no deliveries for this client yet");
+        return Ok(());
+    }
+    println!(
+        "{:<32}  {:<9}  {:>8}  {:<20}  {:<24}  LAST_ERROR",
+        "ID", "STATUS", "ATTEMPTS", "CREATED", "REQUEST_ID"
+    );
+    for d in &all {
+        let request_id: String = d.request_id.chars().take(24).collect();
+        println!(
+            "{:<32}  {:<9}  {:>8}  {:<20}  {request_id:<24}  {}",
+            d.id,
+            d.status.as_str(),
+            d.attempts,
+            timestamp(d.created_at),
+            d.last_error.as_deref().unwrap_or("-"),
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use tcauth_testkit::ready;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcauth");
 
+mod clients;
 mod postgres;
 
 /// A temporary working directory with a data dir inside.
@@ -142,6 +143,7 @@ fn client_create_list_show_delete() {
     assert_eq!(
         keys,
         [
+            "app_key",
             "client_id",
             "created_at",
             "grant_types",

@@ -154,3 +154,81 @@ fn migrate_and_clients_on_postgres() {
         "no SQLite, no data dir"
     );
 }
+
+/// `client create|update` with the §9–§10 fields on PostgreSQL: the callback secret needs
+/// the shared server secret (a usage error without it, nothing written), and is the same
+/// whichever process derives it from the same secret.
+#[test]
+fn client_update_on_postgres() {
+    let Some(admin_url) = test_database("client_update_on_postgres") else {
+        return;
+    };
+    let schema = Schema::create(&admin_url);
+    let url = schema.url();
+    let env = Env::new();
+    const SECRET: &str = "a passphrase of more than thirty-two characters";
+    let run = |args: &[&str], secret: bool| {
+        let mut c = bare(env.path(), args);
+        c.env("TCAUTH_DATABASE_URL", &url);
+        if secret {
+            c.env("TCAUTH_SECRET", SECRET);
+        }
+        c.output().unwrap()
+    };
+    let json = |args: &[&str]| {
+        let out = run(args, true);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        serde_json::from_str::<serde_json::Value>(&text(&out.stdout)).unwrap()
+    };
+    json(&["migrate", "--json"]);
+    let c = json(&[
+        "client",
+        "create",
+        "--name",
+        "Shop",
+        "--redirect-uri",
+        "https://shop.example/cb",
+        "--scope",
+        "openid",
+        "--package-name",
+        "com.example.shop",
+        "--json",
+    ]);
+    let id = c["client_id"].as_str().unwrap();
+    assert_eq!(c["package_name"], "com.example.shop");
+    assert!(c.get("callback_secret").is_none(), "{c}");
+    // Without the shared secret the callback secret cannot be made: refused, nothing written.
+    let out = run(
+        &[
+            "client",
+            "update",
+            id,
+            "--callback-url",
+            "https://shop.example/tc",
+        ],
+        false,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("TCAUTH_SECRET"));
+    let shown = json(&["client", "show", id, "--json"]);
+    assert_eq!(shown, c);
+    let u = json(&[
+        "client",
+        "update",
+        id,
+        "--callback-url",
+        "https://shop.example/tc",
+        "--no-package-name",
+        "--json",
+    ]);
+    let secret = u["callback_secret"].as_str().unwrap();
+    assert_eq!(secret.len(), 64);
+    assert_eq!(u["callback_url"], "https://shop.example/tc");
+    assert!(u.get("package_name").is_none(), "{u}");
+    let mut want = u.clone();
+    want.as_object_mut().unwrap().remove("callback_secret");
+    assert_eq!(json(&["client", "show", id, "--json"]), want);
+    let out = run(&["client", "update", id, "--package-name", "nope"], true);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("error: package_name: "));
+}
