@@ -11,6 +11,7 @@ and runs, each with `wrk -t2 -cCONNS -dSECS --latency` and a Lua script from ben
   exchange         POST /v1/token, authorization_code, scope `phone`: a distinct code per request
   exchange_openid  the same with `openid phone`: an RS256 id_token per request
   userinfo         GET /v1/userinfo, cycling over 4 x CONNS valid tokens
+  web_profile      GET /v1/default (Truecaller's web profile), the same over `profile` tokens
   refresh          POST /v1/token, refresh_token: every request a fresh (rotated) refresh token
   flow             mint (admin API) + exchange (openid) + userinfo per iteration
   rss256           `exchange` at 256 connections (peak RSS at 256 connections)
@@ -26,7 +27,7 @@ ceiling). For every scenario it reports requests/s, p50/p99 latency, the server'
 core) and peak RSS, and the non-2xx answers; then the target ratios of the issue as PASS/MISS.
 
 --rounds N runs the closed-loop scenarios N times in turn (ceiling, exchange, signing, openid
-exchange, userinfo, refresh, flow; `signing` then once per round), divides each by the ceiling
+exchange, userinfo, web_profile, refresh, flow; `signing` then once per round), divides each by the ceiling
 measured in its own round and reports the round with the median ratio, with the range. This
 machine's speed moves by 10-40 % within minutes: with one round a ratio's ceiling may have been
 measured in a faster or slower minute than the scenario.

@@ -100,5 +100,19 @@ class Reporting(unittest.TestCase):
                                         "100,000, median of 3 rounds, 69–75 % (target >= 70 %)")])
 
 
+    def test_web_profile_is_divided_by_its_rounds_ceiling_with_userinfos_target(self):
+        c = ctx(3)
+        rounds = [{"ceiling": wrk(c_), "web_profile": wrk(v)}
+                  for c_, v in ((100_000.0, 60_000.0), (80_000.0, 60_000.0), (50_000.0, 40_000.0))]
+        c.results = {"sqlite": combine_rounds(rounds)}
+        w = c.results["sqlite"]["web_profile"]
+        self.assertEqual((w["ratio"], w["ratio_of_rps"]), (0.75, 80_000.0))
+        self.assertEqual(ratio_of("web_profile", w, "sqlite", c), (0.75, "of ceiling"))
+        lines = [(ok, text) for ok, text in targets(c) if "/v1/default" in text]
+        self.assertEqual(lines, [(True, "sqlite: /v1/default 60,000 req/s = 75.0 % of the HTTP "
+                                        "ceiling 80,000, median of 3 rounds, 60–80 % "
+                                        "(target >= 70 %, as userinfo)")])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,12 +1,13 @@
--- wrk script: GET /v1/userinfo, cycling over the valid access tokens (granted `openid phone`)
--- of $TOKENS_FILE, one per line; thread k starts at line k.
+-- wrk script: GET $BEARER_PATH (default /v1/userinfo; /v1/default for `web_profile`), cycling
+-- over the valid access tokens of $TOKENS_FILE, one per line; thread k starts at line k.
 dofile(os.getenv("BENCH_DIR") .. "/common.lua")
 local reqs, n, i = {}, 0, 0
+local path = os.getenv("BEARER_PATH") or "/v1/userinfo"
 
 function init(args)
   for _, token in ipairs(read_lines("TOKENS_FILE")) do
     n = n + 1
-    reqs[n] = wrk.format("GET", "/v1/userinfo", {["Authorization"] = "Bearer " .. token})
+    reqs[n] = wrk.format("GET", path, {["Authorization"] = "Bearer " .. token})
   end
   i = tid or 0
 end

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .common import DEFAULT_PG_URL, Abort, log
+from .common import BEARER_READS, DEFAULT_PG_URL, Abort, log
 from .measure import run_wrk, show
 from .scenarios import scenario_overload, setup_identity, signing_ceiling, token_pool
 from .seeding import psql, scenario_growth, scenario_sweeper
@@ -33,10 +33,10 @@ def store_mib(ctx, b):
 # The closed-loop scenarios whose target is a ratio, and what each is divided by: the ceiling
 # measured in the same round (--rounds).
 RATIO_OF = {"exchange": "ceiling", "exchange_openid": "signing", "userinfo": "ceiling",
-            "refresh": "ceiling", "flow": "ceiling"}
+            "web_profile": "ceiling", "refresh": "ceiling", "flow": "ceiling"}
 
 
-def closed_loop_round(ctx, want, est, userinfo_tokens, k=0):
+def closed_loop_round(ctx, want, est, bearer_tokens, k=0):
     """One round of the closed-loop scenarios, each ratio's ceiling measured in it: the HTTP
     ceiling first, and (with --rounds above 1) the signing ceiling just before the `openid`
     exchange. Returns {scenario: figures}."""
@@ -63,10 +63,11 @@ def closed_loop_round(ctx, want, est, userinfo_tokens, k=0):
         e = min(est, 1.5 * sign["rps"]) if sign else est
         keep("exchange_openid",
              run_with_codes(ctx, "exchange_openid", ["openid", "phone"], e, ctx.conns, ctx.secs))
-    if want("userinfo") and userinfo_tokens:
-        keep("userinfo", run_wrk(ctx, "userinfo.lua", ctx.conns, ctx.secs,
-                                 {"TOKENS_FILE": str(userinfo_tokens)}, "/v1/userinfo",
-                                 label="userinfo"))
+    for name, (path, _) in BEARER_READS.items():
+        if want(name) and bearer_tokens.get(name):
+            keep(name, run_wrk(ctx, "userinfo.lua", ctx.conns, ctx.secs,
+                               {"TOKENS_FILE": str(bearer_tokens[name]), "BEARER_PATH": path},
+                               path, label=name))
     if want("refresh"):
         # Fresh tokens every round: a round's chains end in tokens the next must not reuse.
         toks = token_pool(ctx, ["phone", "offline_access"], 4 * ctx.conns, "refresh-setup")
@@ -100,7 +101,7 @@ def combine_rounds(rounds):
     are kept. The ceiling stands as the median of its rounds."""
     combined = {}
     names = [n for n in ("ceiling", "signing", "exchange", "exchange_openid", "userinfo",
-                         "refresh", "flow")
+                         "web_profile", "refresh", "flow")
              if any(n in r for r in rounds)]
     for name in names:
         per = []
@@ -191,16 +192,17 @@ def run_backend(ctx, b):
                                    label="probe")
         os.unlink(probe)
         est = ctx.minter.rate()
-        userinfo_tokens = None
-        if want("userinfo"):
-            toks = token_pool(ctx, ["openid", "phone"], 4 * ctx.conns, "userinfo-setup")
-            userinfo_tokens = work / "userinfo-tokens.txt"
-            userinfo_tokens.write_text("".join(t["access_token"] + "\n" for t in toks))
+        bearer_tokens = {}
+        for name, (_, scopes) in BEARER_READS.items():
+            if want(name):
+                toks = token_pool(ctx, scopes, 4 * ctx.conns, f"{name}-setup")
+                bearer_tokens[name] = work / f"{name}-tokens.txt"
+                bearer_tokens[name].write_text("".join(t["access_token"] + "\n" for t in toks))
         rounds = []
         for k in range(ctx.rounds):
             if ctx.rounds > 1:
                 log(f"--- {b}: round {k + 1} of {ctx.rounds}")
-            rounds.append(closed_loop_round(ctx, want, est, userinfo_tokens, k))
+            rounds.append(closed_loop_round(ctx, want, est, bearer_tokens, k))
             est = rounds[-1].get("exchange", {}).get("rps") or est
         for name, r in combine_rounds(rounds).items():
             record(name, r)

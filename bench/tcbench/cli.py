@@ -137,7 +137,7 @@ def main(doc):
                     help="longest wait for the sweeper, in seconds (default 30, quick 15)")
     ap.add_argument("--rounds", type=int,
                     help="rounds of the closed-loop scenarios (ceiling, exchange, signing, openid "
-                    "exchange, userinfo, refresh, flow), each ratio divided by the ceiling of "
+                    "exchange, userinfo, web_profile, refresh, flow), each ratio divided by the ceiling of "
                     "its own round; the median round is reported (default 3, quick 2)")
     ap.add_argument("--max-in-flight", type=int, help="the server's max_in_flight (default: its own, 1024)")
     ap.add_argument("--openloop-conns", type=int, default=4096,

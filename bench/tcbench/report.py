@@ -13,6 +13,7 @@ ROWS = [
     ("exchange", "code exchange, no `openid`"),
     ("exchange_openid", "code exchange, `openid` (RS256)"),
     ("userinfo", "`GET /v1/userinfo`"),
+    ("web_profile", "`GET /v1/default` (web profile)"),
     ("refresh", "refresh grant (rotation)"),
     ("flow", "full flow: mint + exchange + userinfo"),
     ("rss256", "code exchange at 256 connections"),
@@ -32,7 +33,7 @@ def ratio_of(name, r, b, ctx):
         return None, ""
     if r.get("ratio") is not None:  # divided by the ceiling of its own round
         return r["ratio"], "of signing" if name == "exchange_openid" else "of ceiling"
-    if name in ("exchange", "userinfo", "flow", "refresh") and ceil:
+    if name in ("exchange", "userinfo", "web_profile", "flow", "refresh") and ceil:
         return rps / ceil, "of ceiling"
     if name == "ceiling":
         return 1.0, "of ceiling"
@@ -140,6 +141,10 @@ def targets(ctx):
         if v is not None:
             add(v >= 0.7, f"{b}: userinfo {g('userinfo'):,.0f} req/s = {100 * v:.1f} % of the "
                 f"HTTP ceiling {den:,.0f}{spread} (target >= 70 %)")
+        v, den, spread = ratio("web_profile")
+        if v is not None:
+            add(v >= 0.7, f"{b}: /v1/default {g('web_profile'):,.0f} req/s = {100 * v:.1f} % of "
+                f"the HTTP ceiling {den:,.0f}{spread} (target >= 70 %, as userinfo)")
         rss = g("rss256", "peak_rss_mib")
         if rss is not None:
             add(rss <= RSS_LIMIT_MIB, f"{b}: peak RSS at 256 connections {rss:.1f} MiB "

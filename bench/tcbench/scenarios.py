@@ -40,7 +40,7 @@ def setup_identity(ctx):
     srv = ctx.server
     c = srv.admin("/admin/v1/clients", {
         "name": "bench", "redirect_uris": ["https://bench.example/cb"],
-        "scopes": ["openid", "phone", "offline_access"],
+        "scopes": ["openid", "profile", "phone", "offline_access"],
         "grant_types": ["authorization_code", "refresh_token"]})
     u = srv.admin("/admin/v1/users", {"phone_number": "+919876543210", "given_name": "Asha",
                                       "family_name": "Rao"})

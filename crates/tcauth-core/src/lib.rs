@@ -10,6 +10,7 @@ pub mod model;
 pub mod otp;
 pub mod phone;
 pub mod pkce;
+pub mod profile;
 pub mod ratelimit;
 pub mod scope;
 pub mod secret;

@@ -49,6 +49,12 @@ impl ApiError {
         )
     }
 
+    /// `{"code": status, "message": message}`: the style of Truecaller's profile and
+    /// phone-verification APIs (CONTRACT.md §6, §9).
+    pub fn coded(status: StatusCode, message: &str) -> Self {
+        ApiError::new(status, json!({"code": status.as_u16(), "message": message}))
+    }
+
     /// Row 1. The rest of the body is not read, so the connection cannot be reused: say so, or
     /// a pooling client sends its next request into a closed socket.
     pub fn too_large() -> Self {

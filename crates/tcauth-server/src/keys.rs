@@ -5,9 +5,12 @@
 //! secret, with the `kid` as associated data, so a copy of the database alone signs nothing.
 
 use crate::settings::Secret;
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use openssl::bn::BigNum;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
+use openssl::rsa::Rsa;
 use openssl::sign::Signer;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use ring::digest;
@@ -124,6 +127,16 @@ pub struct KeySet {
     /// The JOSE header of every JWT this key signs, base64url-encoded.
     header_b64: String,
     pub jwks: Value,
+    /// `GET /v1/key`'s body (CONTRACT.md §10): the same keys, current first.
+    pub key_list: Vec<PublishedKey>,
+}
+
+/// One key of `GET /v1/key`: `{"keyType":"RSA","key":"<base64 of the DER SubjectPublicKeyInfo>"}`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PublishedKey {
+    #[serde(rename = "keyType")]
+    pub key_type: &'static str,
+    pub key: String,
 }
 
 impl KeySet {
@@ -143,6 +156,26 @@ impl KeySet {
         URL_SAFE_NO_PAD.encode_string(&sig, &mut jwt);
         Ok(jwt)
     }
+
+    /// RSASSA-PKCS1-v1_5 with SHA-512 over `msg` (`SHA512withRSA`, the signed profiles of
+    /// CONTRACT.md §10). CPU-bound, as [`KeySet::sign_jwt`].
+    pub fn sign_sha512(&self, msg: &[u8]) -> Result<Vec<u8>, KeyError> {
+        Signer::new(MessageDigest::sha512(), &self.signer)
+            .and_then(|mut s| s.sign_oneshot_to_vec(msg))
+            .map_err(|_| KeyError::Sign)
+    }
+}
+
+/// Base64 of the DER SubjectPublicKeyInfo of an RSA public key.
+fn spki_base64(r: &SigningKeyRecord) -> Result<String, KeyError> {
+    let invalid = |e: openssl::error::ErrorStack| KeyError::Invalid(r.kid.clone(), e.to_string());
+    let n = BigNum::from_slice(&r.public_n).map_err(invalid)?;
+    let e = BigNum::from_slice(&r.public_e).map_err(invalid)?;
+    let der = Rsa::from_public_components(n, e)
+        .and_then(PKey::from_rsa)
+        .and_then(|k| k.public_key_to_der())
+        .map_err(invalid)?;
+    Ok(STANDARD.encode(der))
 }
 
 impl KeySet {
@@ -160,7 +193,19 @@ impl KeySet {
                     "n":URL_SAFE_NO_PAD.encode(&r.public_n),"e":URL_SAFE_NO_PAD.encode(&r.public_e)})
             })
             .collect();
-        let signer = openssl::rsa::Rsa::private_key_from_der(&der)
+        // Current first, then the others newest first.
+        let mut ordered: Vec<&SigningKeyRecord> = recs.iter().collect();
+        ordered.sort_by_key(|r| (r.kid != current.kid, std::cmp::Reverse(r.created_at)));
+        let key_list = ordered
+            .into_iter()
+            .map(|r| {
+                Ok(PublishedKey {
+                    key_type: "RSA",
+                    key: spki_base64(r)?,
+                })
+            })
+            .collect::<Result<Vec<_>, KeyError>>()?;
+        let signer = Rsa::private_key_from_der(&der)
             .and_then(PKey::from_rsa)
             .map_err(|e| KeyError::Invalid(current.kid.clone(), e.to_string()))?;
         let header = json!({"typ": "JWT", "alg": "RS256", "kid": current.kid});
@@ -169,6 +214,7 @@ impl KeySet {
             signer,
             header_b64: URL_SAFE_NO_PAD.encode(header.to_string()),
             jwks: json!({ "keys": keys }),
+            key_list,
         })
     }
 }

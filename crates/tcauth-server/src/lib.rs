@@ -24,6 +24,7 @@ pub mod pages;
 pub mod routes;
 pub mod settings;
 pub mod shared;
+pub mod signed;
 pub mod signer;
 pub mod state;
 pub mod throttle;

@@ -1,7 +1,7 @@
 //! The one table of paths.
 
 use crate::state::App;
-use crate::{admin, oauth, ops, pages, verification};
+use crate::{admin, oauth, ops, pages, signed, verification};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::http::{header, HeaderValue};
@@ -43,6 +43,7 @@ pub fn router(app: App) -> Router {
             "/admin/v1/authorizations",
             post(admin::authorizations::create),
         )
+        .route("/admin/v1/profiles", post(admin::profiles::create))
         .route("/admin", get(admin::fallback))
         .route("/admin/{*rest}", any(admin::fallback))
         .route_layer(middleware::from_fn_with_state(app.clone(), admin::guard));
@@ -94,6 +95,11 @@ pub fn router(app: App) -> Router {
             get(oauth::discovery::configuration),
         )
         .route(oauth::discovery::JWKS_PATH, get(oauth::discovery::jwks))
+        .route("/v1/key", get(signed::key::handle))
+        .route(
+            "/v1/default",
+            get(oauth::web_profile::handle).fallback(oauth::web_profile::get_only),
+        )
         .route(
             "/v1/otp/client/verification/request",
             post(verification::request::handle).fallback(verification::post_only),
@@ -105,6 +111,11 @@ pub fn router(app: App) -> Router {
         // The token is in the path: the request log shows only this template.
         .route(
             "/v1/otp/client/installation/phoneNumberDetail/{access_token}",
+            get(verification::detail::handle).fallback(verification::get_only),
+        )
+        // SDK v2.8's path (header `appKey`, §10): the same handler.
+        .route(
+            "/v1/otp/installation/phoneNumberDetail/{access_token}",
             get(verification::detail::handle).fallback(verification::get_only),
         )
         .route("/healthz", get(ops::healthz))

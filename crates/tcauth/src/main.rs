@@ -15,6 +15,7 @@ mod store;
 use clap::{Parser, Subcommand};
 use commands::client::ClientArgs;
 use commands::keys::KeysArgs;
+use commands::profile::ProfileArgs;
 use commands::serve::ServeArgs;
 use commands::user::UserArgs;
 use commands::MigrateArgs;
@@ -95,6 +96,11 @@ enum Command {
   tcauth keys rotate")]
     Keys(KeysArgs),
 
+    /// Sign user profiles for SDK v2.8 / iOS apps
+    #[command(after_help = "Example:
+  tcauth profile sign --app-key 5f2c…e1 --sub 4503599627370495 --request-nonce a1b2c3d4e5f6")]
+    Profile(ProfileArgs),
+
     /// Help with tcauth.toml
     Config {
         #[command(subcommand)]
@@ -148,6 +154,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Client(a) => commands::client::run(a).await,
         Command::User(a) => commands::user::run(a).await,
         Command::Keys(a) => commands::keys::run(a).await,
+        Command::Profile(a) => commands::profile::run(a).await,
         Command::Config {
             command: ConfigCommand::Example,
         } => {

@@ -4,6 +4,7 @@
 
 pub mod authorizations;
 pub mod clients;
+pub mod profiles;
 pub mod users;
 
 use crate::error::{json_response, ApiError, Surface, SurfaceError};

@@ -35,7 +35,9 @@ pub fn document(issuer: &str) -> Value {
     })
 }
 
-fn cacheable(mut r: Response, secs: u32) -> Response {
+/// `Cache-Control: public, max-age=<secs>` and `Access-Control-Allow-Origin: *` (public keys and
+/// metadata; `GET /v1/key` too).
+pub fn cacheable(mut r: Response, secs: u32) -> Response {
     r.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_str(&format!("public, max-age={secs}"))

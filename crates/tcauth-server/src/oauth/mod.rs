@@ -4,6 +4,7 @@ pub mod discovery;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
+pub mod web_profile;
 
 use crate::error::ApiError;
 use crate::form::{self, Form};

@@ -11,6 +11,7 @@ pub mod code;
 pub mod codes;
 pub mod consent;
 pub mod countries;
+pub mod dialog;
 pub mod error;
 pub mod name;
 pub mod phone;

@@ -87,7 +87,7 @@ pub struct Interaction {
     /// A Mobile Websites dialog (`/v1/web/verify`, CONTRACT.md §9): its request and options.
     /// `None` for an OAuth sign-in (`/v1/auth`); then the consent stage is the OAuth consent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub web: Option<super::web::WebRequest>,
+    pub web: Option<super::dialog::WebRequest>,
 }
 
 /// Messages carried across a 303.
@@ -134,12 +134,12 @@ impl Interaction {
 
     /// A Mobile Websites dialog for `client_id`: no redirect URI or PKCE (the result goes to
     /// the client's callback URL), the scopes of Truecaller's profile share.
-    pub fn new_web(client_id: String, web: super::web::WebRequest, now: i64) -> Self {
+    pub fn new_web(client_id: String, web: super::dialog::WebRequest, now: i64) -> Self {
         let mut ix = Interaction::new(
             Authorization {
                 client_id,
                 redirect_uri: String::new(),
-                scopes: super::web::WEB_SCOPES.to_string(),
+                scopes: super::dialog::WEB_SCOPES.to_string(),
                 state: None,
                 nonce: None,
                 code_challenge: String::new(),

@@ -15,6 +15,7 @@
 //! (the rules of §9) is an error page with 400 and nothing is posted.
 
 use super::authorize::{One, Params};
+pub use super::dialog::*;
 use super::session::{self, Interaction, MAX_COOKIE};
 use super::{error, html, see_other, Chrome, Ctx};
 use crate::callbacks::{self, Body};
@@ -23,14 +24,9 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
 use tcauth_core::model::{AccessToken, UserStatus};
 use tcauth_core::secret::{hmac_sha256, new_ordered_id, new_token, TokenHash};
 use tcauth_core::{phone, ScopeSet};
-
-/// What a dialog's access token may read: Truecaller's profile share (every field the dialog
-/// lists), whatever scopes the client registered for its OAuth sign-ins.
-pub const WEB_SCOPES: &str = "profile phone email address";
 
 /// How long a dialog's access token lives, and so how long its callback is retried.
 pub const WEB_TOKEN_TTL: i64 = 600;
@@ -71,108 +67,6 @@ const KNOWN: [&str; 16] = [
     "ttl",
     "title",
 ];
-
-macro_rules! options {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? } default $default:ident) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-        pub enum $name {
-            $(
-                #[serde(rename = $wire)]
-                $variant,
-            )+
-        }
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            /// The deep link's value; anything else (or nothing) is the default.
-            pub fn parse(v: Option<&str>) -> $name {
-                match v {
-                    $(Some($wire) => $name::$variant,)+
-                    _ => $name::$default,
-                }
-            }
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $wire,)+
-                }
-            }
-        }
-    };
-}
-
-options!(
-    /// `loginPrefix`: the first words of the title.
-    LoginPrefix {
-        GetStarted = "getstarted",
-        Continue = "continue",
-        PlaceOrder = "placeorder",
-        CompleteOrder = "completeorder",
-        Checkout = "checkout",
-    } default GetStarted
-);
-options!(
-    /// `loginSuffix`: what the title says the number is for.
-    LoginSuffix {
-        Login = "login",
-        Signup = "signup",
-        LoginSignup = "loginsignup",
-        Register = "register",
-        Signin = "signin",
-        VerifyMobile = "verifymobile",
-    } default Login
-);
-options!(
-    /// `ctaPrefix`: the words before the number on the button.
-    CtaPrefix {
-        Use = "use",
-        ContinueWith = "continuewith",
-        ProceedWith = "proceedwith",
-    } default Use
-);
-options!(
-    /// `btnShape`.
-    BtnShape {
-        Round = "round",
-        Rect = "rect",
-    } default Round
-);
-options!(
-    /// `skipOption`: the footer that declines.
-    SkipOption {
-        UseAnotherNum = "useanothernum",
-        UseAnotherMethod = "useanothermethod",
-        EnterDetailsManually = "enterdetailsmanually",
-        Later = "later",
-    } default UseAnotherNum
-);
-options!(
-    /// `lang`: the languages the dialog speaks; any other is English.
-    Lang {
-        En = "en",
-        Hi = "hi",
-    } default En
-);
-
-/// A dialog's request and options, carried in the sealed interaction cookie.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WebRequest {
-    pub request_nonce: String,
-    /// Shown as the app's name (`partnerName`, or the client's name).
-    pub partner_name: String,
-    pub lang: Lang,
-    pub login_prefix: LoginPrefix,
-    pub login_suffix: LoginSuffix,
-    pub cta_prefix: CtaPrefix,
-    /// `#rrggbb` or `#rgb`.
-    pub cta_color: Option<String>,
-    pub cta_text_color: Option<String>,
-    pub btn_shape: BtnShape,
-    pub skip_option: SkipOption,
-    pub privacy_url: Option<String>,
-    pub terms_url: Option<String>,
-    /// Unix milliseconds after which the dialog answers "expired" (`ttl` from the start).
-    pub deadline_ms: i64,
-}
 
 /// The words of the dialog in one language.
 struct Words {

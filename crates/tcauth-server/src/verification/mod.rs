@@ -11,7 +11,7 @@
 //! | body over 16 KiB | 413 | `Request body too large.` |
 //! | Content-Type not `application/json` | 415 | `Content-Type must be application/json.` |
 //! | body not a JSON object | 400 | `Invalid request body.` |
-//! | `clientId` header missing or not a registered client | 404 | `Invalid partner credentials.` |
+//! | no `clientId` or `appKey` header, an unknown one, a repeated one, or both naming different clients | 404 | `Invalid partner credentials.` |
 //! | request: number missing, unparseable, invalid, or not one that takes SMS | 400 | `Invalid phone number.` |
 //! | request: a send limit (cooldown, per number, per IP, per country, per client), or the number locked by wrong codes | 429 + `Retry-After` | `Too many requests. Try again later.` |
 //! | request: the shared send limits (Redis) did not answer — fail closed | 503 + `Retry-After` | `Service unavailable. Try again.` |
@@ -20,6 +20,11 @@
 //! | verify: wrong code | 400 | `Invalid OTP.` and `attemptsLeft` |
 //! | verify: no attempts left, or the number's wrong codes over `otp_wrong_codes_per_number` | 429 + `Retry-After` | `Too many attempts. Request a new OTP.` |
 //! | a bug | 500 | `Internal error.` |
+//!
+//! The partner is named by the `clientId` header or, as SDK v2.8 and iOS do (CONTRACT.md
+//! §10), by its `appKey`; with both headers they must name the same client. Every endpoint
+//! takes either, and `GET /v1/otp/installation/phoneNumberDetail/{accessToken}` (v2.8's path)
+//! is the same handler as the `…/client/installation/…` one ([`partner`]).
 //!
 //! Order in every endpoint: rate limit, body, then (request) the number, then the client, and
 //! the send limits last: they are charged only for a request that will send a code.
@@ -34,7 +39,7 @@ use crate::state::AppState;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::net::IpAddr;
 use tcauth_core::model::Client;
 use tcauth_core::ratelimit::Decision;
@@ -51,7 +56,7 @@ pub const CLIENT_ID_HEADER: &str = "clientId";
 
 /// `{"code": status, "message": message}`.
 pub fn error(status: StatusCode, message: &str) -> ApiError {
-    ApiError::new(status, json!({"code": status.as_u16(), "message": message}))
+    ApiError::coded(status, message)
 }
 
 fn with_retry(e: ApiError, retry_after: u64) -> ApiError {
@@ -160,20 +165,45 @@ pub fn str_field<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a str>
     obj.get(name).and_then(Value::as_str)
 }
 
-/// The client the `clientId` header names, or 404 "Invalid partner credentials.".
+/// The header SDK v2.8 and iOS name the partner with instead (CONTRACT.md §10).
+pub const APP_KEY_HEADER: &str = "appKey";
+
+/// A header sent exactly once, as text: `Ok(None)` when absent, `Err` when repeated or not
+/// text.
+fn single<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ()> {
+    let mut all = headers.get_all(name).iter();
+    match (all.next(), all.next()) {
+        (None, _) => Ok(None),
+        (Some(v), None) => v.to_str().map(Some).map_err(|_| ()),
+        _ => Err(()),
+    }
+}
+
+/// The client the `clientId` header names, or the one the `appKey` header names; with both,
+/// they must name the same client. Anything else (neither, a repeated or empty header, an
+/// unknown id or key, two headers naming different clients) is 404 "Invalid partner
+/// credentials.".
 pub async fn partner(app: &AppState, headers: &HeaderMap) -> Result<Client, VerificationError> {
-    let mut all = headers.get_all(CLIENT_ID_HEADER).iter();
-    let id = match (all.next(), all.next()) {
-        (Some(v), None) => v.to_str().unwrap_or(""),
-        _ => "",
+    let (Ok(id), Ok(key)) = (
+        single(headers, CLIENT_ID_HEADER),
+        single(headers, APP_KEY_HEADER),
+    ) else {
+        return Err(invalid_partner().into());
     };
-    // Client ids are short; anything long or empty cannot exist.
-    if id.is_empty() || id.len() > 128 {
+    // Ids and keys are short; anything long or empty cannot exist.
+    let plausible = |v: &str| !v.is_empty() && v.len() <= 128;
+    if !id.is_none_or(plausible) || !key.is_none_or(plausible) {
         return Err(invalid_partner().into());
     }
-    Ok(app
-        .db(app.store.get_client(id))
-        .await?
+    let client = match (id, key) {
+        (Some(id), _) => app.db(app.store.get_client(id)).await?,
+        (None, Some(key)) => app.db(app.store.get_client_by_app_key(key)).await?,
+        (None, None) => None,
+    };
+    // With both headers, the key must be the id's client's (app keys are public: no
+    // constant-time comparison needed).
+    Ok(client
+        .filter(|c| key.is_none_or(|k| k == c.app_key))
         .ok_or_else(invalid_partner)?)
 }
 

@@ -1,4 +1,4 @@
-//! Black-box tests of the tcauth HTTP server against CONTRACT.md (§1–4, 7, 8) and the
+//! Black-box tests of the tcauth HTTP server against CONTRACT.md (§1–4, 7, 8, §9's `/v1/default`, §10) and the
 //! security checklist. Each test runs its own server on a port-0 listener over its own
 //! temporary SQLite store, so tests run in parallel and in any order.
 
@@ -9,9 +9,11 @@ mod connections;
 mod discovery;
 mod errors;
 mod ops;
+mod profiles;
 mod refresh;
 mod revoke;
 mod robustness;
 mod third_party;
 mod token;
 mod userinfo;
+mod web_profile;

@@ -181,6 +181,25 @@ async fn continue_signs_in_and_queues_one_callback_with_a_ten_minute_token() {
     assert_eq!(t.expires_at - t.issued_at, 600);
     assert!(t.issued_at >= before);
     assert_eq!(d.expires_at, t.expires_at);
+    // The callback's endpoint answers the token with the user's web profile (§9).
+    let r = s
+        .server
+        .http
+        .get(s.server.url("/v1/default"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let profile: Value = r.json().await.unwrap();
+    assert_eq!(
+        profile["phoneNumbers"],
+        json!([phone[1..].parse::<u64>().unwrap()])
+    );
+    assert_eq!(
+        (&profile["type"], &profile["isActive"]),
+        (&json!("Personal"), &json!(true))
+    );
     // Never in clear in the store (checklist S1): not in the outbox, not in any row.
     assert!(!d
         .body_sealed

@@ -3,6 +3,7 @@
 //! real SMS-gateway stand-in (an axum server in the test that records each webhook call), the
 //! exact status, JSON body and headers of every answer.
 
+mod app_key;
 mod flow;
 mod limits;
 mod receiver;

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod keys;
+pub mod profile;
 pub mod serve;
 pub mod user;
 

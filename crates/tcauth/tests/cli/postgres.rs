@@ -49,13 +49,13 @@ fn postgres_needs_a_secret_every_node_shares() {
 }
 
 /// A fresh schema in the test database, dropped at the end.
-struct Schema {
+pub(super) struct Schema {
     admin_url: String,
     name: String,
 }
 
 impl Schema {
-    fn create(admin_url: &str) -> Schema {
+    pub(super) fn create(admin_url: &str) -> Schema {
         let name = format!("tcauth_cli_{}", tcauth_core::secret::new_id());
         psql(admin_url, &format!("CREATE SCHEMA {name}"));
         Schema {
@@ -65,7 +65,7 @@ impl Schema {
     }
 
     /// The test database's URL with `search_path` set to this schema.
-    fn url(&self) -> String {
+    pub(super) fn url(&self) -> String {
         let sep = if self.admin_url.contains('?') {
             '&'
         } else {
