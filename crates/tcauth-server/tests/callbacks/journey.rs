@@ -1,7 +1,7 @@
 //! End to end: a client registered through the admin API with a real receiver as its
 //! `callback_url`, the dialog answered Continue, and the worker's POST: at once (the page wakes
 //! the worker; the poll here is 10 s), signed with the `callback_secret` the admin answer
-//! showed, carrying the dialog's token.
+//! showed, carrying the dialog's token, which reads the profile at `/v1/default`.
 
 use crate::browser::support::Setup;
 use crate::browser::web::{nonce, to_dialog, verify_path};
@@ -88,6 +88,18 @@ async fn continue_is_posted_at_once_and_signed_with_the_registered_secret() {
         .expect("the posted token is stored");
     assert_eq!(t.client_id, s.client_id);
     assert!(t.expires_at > tcauth_server::now());
+    // And it reads the profile at the endpoint the body names.
+    let profile = s
+        .server
+        .http
+        .get(body["endpoint"].as_str().unwrap())
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(profile.status(), 200);
+    let p: Value = profile.json().await.unwrap();
+    assert_eq!(p["name"]["first"], "Asha", "{p}");
 
     let log = s
         .server
