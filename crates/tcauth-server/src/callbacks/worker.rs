@@ -16,8 +16,10 @@
 //! next attempt would fall after the delivery's expiry: then it failed. An address the
 //! [`guard`](super::guard) refuses, a deleted client, a client whose `callback_url` was
 //! cleared or changed since (the new URL came with a new secret, and the old URL's host may
-//! no longer be the client's) and a body that does not open fail at once. `last_error` says why in a few words:
-//! never the body, the token or the URL's query.
+//! no longer be the client's) and a body that does not open fail at once. `last_error` says
+//! why in a few words: never the body, the token or the URL's query.
+//!
+//! A stopping server lets the attempts in flight finish and be recorded, up to [`DRAIN`].
 
 use super::guard::{self, Refused};
 use super::{open_body, signature, DELIVERY_HEADER, SIGNATURE_HEADER};
