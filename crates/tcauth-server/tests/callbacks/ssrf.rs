@@ -40,6 +40,19 @@ async fn link_local_literals_are_refused_with_the_reason_in_the_log() {
             "refused: ::ffff:169.254.169.254 is link-local",
         ),
         ("http://[fe80::1]:8080/", "refused: fe80::1 is link-local"),
+        // Other spellings of 169.254.169.254, which the URL parser writes in dotted form.
+        (
+            "http://2852039166/",
+            "refused: 169.254.169.254 is link-local",
+        ),
+        (
+            "http://0xA9FEA9FE/",
+            "refused: 169.254.169.254 is link-local",
+        ),
+        (
+            "http://169.254.43518/",
+            "refused: 169.254.169.254 is link-local",
+        ),
         (
             "http://0.0.0.0:1/",
             "refused: 0.0.0.0 is the unspecified address",
@@ -48,8 +61,8 @@ async fn link_local_literals_are_refused_with_the_reason_in_the_log() {
         assert_eq!(refused(&srv, url).await, why, "{url}");
     }
     let m = srv.metrics().await;
-    assert!(m.contains("tcauth_callback_refused_total 5\n"), "{m}");
-    assert!(m.contains("tcauth_callback_attempts_total{result=\"failed\"} 5\n"));
+    assert!(m.contains("tcauth_callback_refused_total 8\n"), "{m}");
+    assert!(m.contains("tcauth_callback_attempts_total{result=\"failed\"} 8\n"));
     assert_eq!(rx.count(), 0);
 }
 
