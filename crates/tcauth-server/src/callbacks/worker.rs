@@ -220,7 +220,7 @@ async fn attempt(
         None => return failed("the client's callback_url was cleared".into()),
         // Setting it again gave the client a new secret, which the old URL's owner does not
         // hold; and a URL the client moved away from (a lapsed domain) gets no token.
-        Some(now) if now != d.url => {
+        Some(current) if current != d.url => {
             return failed("the client's callback_url changed since it was queued".into())
         }
         Some(_) => {}
