@@ -134,9 +134,19 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let app = build(settings, store).await?;
     let background = tokio::spawn(background(app.clone()));
+    // Every node delivers callbacks; the store's lease gives each attempt to one of them.
+    let (stop_deliveries, stopped) = tokio::sync::watch::channel(false);
+    let mut deliveries = tokio::spawn(callbacks::worker::run(app.clone(), stopped));
     let router = routes::router(app.clone());
     let result = listener::run(listener, app, router, shutdown).await;
     background.abort();
+    // The attempts in flight finish and are recorded (within the worker's drain time), so a
+    // restart leaves no delivery waiting for a lease to run out.
+    let _ = stop_deliveries.send(true);
+    let drain = callbacks::worker::DRAIN + std::time::Duration::from_secs(1);
+    if tokio::time::timeout(drain, &mut deliveries).await.is_err() {
+        deliveries.abort();
+    }
     result.map_err(ServeError::from)
 }
 

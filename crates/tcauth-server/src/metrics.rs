@@ -46,6 +46,57 @@ pub struct Metrics {
     pub admin_locked_out: AtomicU64,
     /// What the accept loop saw ([`crate::listener`]).
     pub connections: ConnectionMetrics,
+    /// Mobile Websites callback deliveries (`crate::callbacks::worker`).
+    pub callbacks: CallbackMetrics,
+}
+
+/// Callback deliveries: pending in the store (a gauge the worker refreshes), and this node's
+/// attempts by result.
+#[derive(Default)]
+pub struct CallbackMetrics {
+    pub pending: AtomicU64,
+    /// Attempts answered 2xx.
+    pub delivered: AtomicU64,
+    /// Failed attempts to be tried again.
+    pub retried: AtomicU64,
+    /// Attempts after which the delivery was given up (refusals included).
+    pub failed: AtomicU64,
+    /// Of those, the ones refused by the address policy (link-local, `callback_deny_networks`).
+    pub refused: AtomicU64,
+}
+
+impl CallbackMetrics {
+    fn render(&self, s: &mut String) {
+        let c = |a: &AtomicU64| a.load(Relaxed);
+        s.push_str(
+            "# HELP tcauth_callback_deliveries_pending Mobile Websites callbacks waiting in \
+             the store to be delivered (all nodes; refreshed about once a second).\n",
+        );
+        s.push_str("# TYPE tcauth_callback_deliveries_pending gauge\n");
+        let _ = writeln!(s, "tcauth_callback_deliveries_pending {}", c(&self.pending));
+        s.push_str(
+            "# HELP tcauth_callback_attempts_total Callback attempts made by this node, by \
+             result: delivered (2xx), retried (failed, tried again later), failed (given up).\n",
+        );
+        s.push_str("# TYPE tcauth_callback_attempts_total counter\n");
+        for (result, v) in [
+            ("delivered", &self.delivered),
+            ("retried", &self.retried),
+            ("failed", &self.failed),
+        ] {
+            let _ = writeln!(
+                s,
+                "tcauth_callback_attempts_total{{result=\"{result}\"}} {}",
+                c(v)
+            );
+        }
+        s.push_str(
+            "# HELP tcauth_callback_refused_total Callbacks given up because their address is \
+             link-local or in callback_deny_networks (counted in failed too).\n",
+        );
+        s.push_str("# TYPE tcauth_callback_refused_total counter\n");
+        let _ = writeln!(s, "tcauth_callback_refused_total {}", c(&self.refused));
+    }
 }
 
 /// Connections: open now, accepted, closed at a cap, timed out; failed accepts.
@@ -240,6 +291,7 @@ impl Metrics {
             self.admin_locked_out.load(Relaxed)
         );
         self.connections.render(&mut s);
+        self.callbacks.render(&mut s);
         s
     }
 }
@@ -268,5 +320,11 @@ mod tests {
         assert!(s.contains("tcauth_connections_open 0\n"));
         assert!(s.contains("tcauth_connections_rejected_total{reason=\"ip_cap\"} 1\n"));
         assert!(s.contains("tcauth_connections_timed_out_total{reason=\"idle\"} 0\n"));
+        m.callbacks.pending.store(3, Relaxed);
+        Metrics::inc(&m.callbacks.retried);
+        let s = m.render();
+        assert!(s.contains("tcauth_callback_deliveries_pending 3\n"));
+        assert!(s.contains("tcauth_callback_attempts_total{result=\"retried\"} 1\n"));
+        assert!(s.contains("tcauth_callback_attempts_total{result=\"delivered\"} 0\n"));
     }
 }

@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tcauth_core::model::RateLimit;
 
+pub use crate::ip::Network;
+
 /// A secret value whose `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(pub Vec<u8>);
@@ -124,6 +126,15 @@ pub struct Settings {
     pub redis_prefix: String,
     /// Connections (see [`crate::listener`]).
     pub connections: ConnectionLimits,
+    /// Address ranges Mobile Websites callbacks may not be sent to, besides the link-local
+    /// ranges that are always refused (`crate::callbacks::guard`). Default none; in
+    /// production, loopback and the private networks.
+    pub callback_deny_networks: Vec<Network>,
+    /// How often each node looks for due callback deliveries. Default 200 ms (10 ms to 10 s).
+    pub callback_poll_interval: Duration,
+    /// The first retry's delay after a failed callback attempt; each next one doubles, up to
+    /// 60 s, with jitter. Default 1 s (10 ms to 60 s).
+    pub callback_retry_base: Duration,
 }
 
 /// Connection hygiene: the timeouts and caps the accept loop keeps ([`crate::listener`]).
@@ -219,6 +230,9 @@ impl Settings {
             redis_timeout: Duration::from_millis(150),
             redis_prefix: "tcauth:".into(),
             connections: ConnectionLimits::default(),
+            callback_deny_networks: Vec::new(),
+            callback_poll_interval: Duration::from_millis(200),
+            callback_retry_base: Duration::from_secs(1),
         }
     }
 
@@ -287,7 +301,23 @@ impl Settings {
         }
         self.validate_otp()?;
         self.validate_redis()?;
+        self.validate_callbacks()?;
         self.connections.validate()
+    }
+
+    fn validate_callbacks(&self) -> Result<(), String> {
+        let (lo, hi) = (Duration::from_millis(10), Duration::from_secs(10));
+        if self.callback_poll_interval < lo || self.callback_poll_interval > hi {
+            return Err("callback_poll_interval_ms must be 10 to 10000".into());
+        }
+        let hi = Duration::from_secs(60);
+        if self.callback_retry_base < lo || self.callback_retry_base > hi {
+            return Err("callback_retry_base_ms must be 10 to 60000".into());
+        }
+        if self.callback_deny_networks.len() > 1000 {
+            return Err("callback_deny_networks may list at most 1000 ranges".into());
+        }
+        Ok(())
     }
 
     fn validate_redis(&self) -> Result<(), String> {

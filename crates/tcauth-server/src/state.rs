@@ -28,8 +28,9 @@ pub struct AppState {
     pub store_calls: StoreCalls,
     /// Failed admin authentications per address, and their log throttles.
     pub admin_lockout: crate::lockout::AdminLockout,
-    /// Wakes this node's callback worker when a page queued a delivery (other nodes find it
-    /// when they next poll the store).
+    /// Wakes this node's callback worker: whoever queues a delivery calls `notify_one()` after
+    /// the store committed it, so the first attempt is made at once rather than at the next
+    /// poll. (Other nodes find it when they next poll the store.)
     pub callbacks_wake: tokio::sync::Notify,
 }
 

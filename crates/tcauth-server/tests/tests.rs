@@ -1,6 +1,7 @@
 //! The integration tests of tcauth-server, in one test binary (`cargo test -p tcauth-server
 //! --test tests`; `autotests = false` in Cargo.toml). Each directory is a suite of its own:
 //! - `api`: the HTTP API against CONTRACT.md and the security checklist;
+//! - `callbacks`: the Mobile Websites callback worker against a real HTTP receiver;
 //! - `browser`: sign-in through `/v1/auth` and the browser pages, over plain HTTP and (with
 //!   `TCAUTH_BROWSER_TESTS`) in a real headless Chromium;
 //! - `cluster`: nodes sharing one Redis (with `TCAUTH_TEST_REDIS_URL`);
@@ -13,6 +14,7 @@
 
 mod api;
 mod browser;
+mod callbacks;
 mod cluster;
 mod common;
 mod verification;

@@ -32,6 +32,14 @@ pub const BROWSER_TESTS: Need = Need {
              chromium chromium-driver; .ci/run sets it",
 };
 
+/// The test host names in `/etc/hosts` (`169.254.169.254 metadata.tcauth.test`: a name that
+/// resolves to a link-local address).
+pub const TEST_HOSTS: Need = Need {
+    var: "TCAUTH_TEST_HOSTS",
+    set_to: "to 1 once /etc/hosts has the line `169.254.169.254 metadata.tcauth.test`; \
+             .ci/run adds it and sets the variable",
+};
+
 /// The value of `need.var` (trimmed), or `None` after one loud `SKIPPED` line when it is
 /// unset or empty. `what` names the test (`"the Redis cluster test {test}"`).
 pub fn env_or_skip(need: &Need, what: &str) -> Option<String> {

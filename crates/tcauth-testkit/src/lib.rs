@@ -5,10 +5,13 @@
 //! - [`proxy`]: a TCP proxy a test can cut and restore, to take a database or Redis away;
 //! - [`psql`]: running SQL through the `psql` binary;
 //! - [`gate`]: tests that need an environment variable, and the loud `SKIPPED` line when it
-//!   is not set.
+//!   is not set;
+//! - [`receiver`]: a callback receiver (an HTTP server recording requests, answering as
+//!   scripted).
 
 pub mod gate;
 pub mod ports;
 pub mod proxy;
 pub mod psql;
 pub mod ready;
+pub mod receiver;

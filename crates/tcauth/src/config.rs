@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tcauth_core::model::RateLimit;
-use tcauth_server::settings::OtpSenderConfig;
+use tcauth_server::settings::{Network, OtpSenderConfig};
 use tcauth_server::{Secret, Settings};
 
 /// The config file read when `--config`/`TCAUTH_CONFIG` is not given, if it exists.
@@ -53,6 +53,9 @@ pub struct FileConfig {
     pub otp_sends_per_client: Option<u32>,
     pub otp_wrong_codes_per_number: Option<u32>,
     pub default_country: Option<String>,
+    pub callback_deny_networks: Option<Vec<String>>,
+    pub callback_poll_interval_ms: Option<u64>,
+    pub callback_retry_base_ms: Option<u64>,
     pub connections: Option<ConnectionsConfig>,
 }
 
@@ -276,6 +279,26 @@ pub fn settings(
             l.max_connections_per_ip = v;
         }
     }
+    if let Some(list) = &file.callback_deny_networks {
+        s.callback_deny_networks = list
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                Network::parse(n).map_err(|e| {
+                    usage(format!(
+                        "config file: callback_deny_networks[{i}]: {e}; give CIDR ranges such \
+                         as \"10.0.0.0/8\" or \"fc00::/7\""
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?;
+    }
+    if let Some(v) = file.callback_poll_interval_ms {
+        s.callback_poll_interval = Duration::from_millis(v);
+    }
+    if let Some(v) = file.callback_retry_base_ms {
+        s.callback_retry_base = Duration::from_millis(v);
+    }
     s.client_rate_limit = layer_rate(s.client_rate_limit, file.rate_limit);
     s.ip_rate_limit = layer_rate(s.ip_rate_limit, file.ip_rate_limit);
     if s.sweep_interval.is_zero() || s.reload_interval.is_zero() {
@@ -381,6 +404,18 @@ otp_wrong_codes_per_number = 10
 # Country preselected on the sign-in page's phone-number form (ISO 3166 alpha-2).
 default_country = "IN"
 
+# Mobile Websites callbacks (the POST to a client's callback_url). The host is resolved at
+# every attempt; link-local addresses (169.254.0.0/16, fe80::/10: cloud metadata) are always
+# refused, and so is any address in these CIDR ranges. In production, list loopback and the
+# private networks, e.g.
+# callback_deny_networks = ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12",
+#                           "192.168.0.0/16", "fc00::/7"]
+callback_deny_networks = []
+# How often each node looks for due callbacks, in milliseconds (10-10000), and the first
+# retry's delay after a failed attempt (10-60000; doubled per attempt up to 60 s, jittered).
+callback_poll_interval_ms = 200
+callback_retry_base_ms = 1000
+
 # Default per-client token bucket at the token and revocation endpoints
 # (a client's own limit, set with `tcauth client create --rate-limit-*`, wins).
 [rate_limit]
@@ -449,6 +484,9 @@ mod tests {
         assert_eq!(s.redis_timeout, d.redis_timeout);
         assert_eq!(s.redis_prefix, d.redis_prefix);
         assert_eq!(s.connections, d.connections);
+        assert_eq!(s.callback_deny_networks, d.callback_deny_networks);
+        assert_eq!(s.callback_poll_interval, d.callback_poll_interval);
+        assert_eq!(s.callback_retry_base, d.callback_retry_base);
         assert_eq!(file.data_dir.as_deref(), Some(Path::new(DEFAULT_DATA_DIR)));
     }
 
@@ -561,6 +599,45 @@ mod tests {
         assert!(e.to_string().contains("idle_timeout"), "{e}");
         let e = FileConfig::parse("[connections]\nmax = 3").unwrap_err();
         assert!(e.contains("max"), "{e}");
+    }
+
+    #[test]
+    fn callback_settings() {
+        let file = FileConfig::parse(
+            "callback_deny_networks = [\"127.0.0.0/8\", \"10.0.0.0/8\", \"fc00::/7\"]\n\
+             callback_poll_interval_ms = 50\ncallback_retry_base_ms = 20\n",
+        )
+        .unwrap();
+        let s = settings(&file, &ServeOverrides::default(), secret(), None).unwrap();
+        let nets: Vec<String> = s
+            .callback_deny_networks
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(nets, ["127.0.0.0/8", "10.0.0.0/8", "fc00::/7"]);
+        assert_eq!(s.callback_poll_interval, Duration::from_millis(50));
+        assert_eq!(s.callback_retry_base, Duration::from_millis(20));
+        for (text, needle) in [
+            (
+                "callback_deny_networks = [\"10.0.0.0/8\", \"10.0.0/8\"]",
+                "callback_deny_networks[1]",
+            ),
+            (
+                "callback_deny_networks = [\"10.1.0.0/8\"]",
+                "did you mean 10.0.0.0/8",
+            ),
+            ("callback_poll_interval_ms = 0", "callback_poll_interval_ms"),
+            ("callback_retry_base_ms = 600000", "callback_retry_base_ms"),
+        ] {
+            let file = FileConfig::parse(text).unwrap();
+            let e = settings(&file, &ServeOverrides::default(), secret(), None).unwrap_err();
+            assert!(e.to_string().contains(needle), "{text}: {e}");
+        }
+        let e = FileConfig::parse("callback_deny_networks = \"10.0.0.0/8\"").unwrap_err();
+        assert!(
+            e.contains("callback_deny_networks") || e.contains("sequence"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! again on the same data directory:
 //! - every access token acknowledged with a 200 before the kill still works (none lost);
 //! - every code acknowledged as redeemed stays redeemed (none resurrected);
-//! - the server's log, at debug level, never contains a code, verifier or token.
+//! - the server's log, at debug level, never contains a code, verifier or token;
+//! - a Mobile Websites callback queued while its receiver is down, the server killed while
+//!   retrying it, is delivered exactly once, with the same delivery id, after the restart.
 
 use serde_json::{json, Value};
 use std::path::Path;
@@ -214,4 +216,119 @@ async fn acknowledged_tokens_survive_sigkill_and_logs_hold_no_secrets() {
         }
     }
     assert!(!log.contains(ADMIN), "the admin token reached the log");
+}
+
+/// A server with a known secret (the test queues callbacks sealed under it) and a fast
+/// callback worker.
+fn start_fast(dir: &Path, data: &Path, port: u16, log: &Path) -> Child {
+    let config = dir.join("tcauth.toml");
+    std::fs::write(&config, crate::outbox::FAST).unwrap();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Command::new(BIN)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--config")
+        .arg(&config)
+        .current_dir(dir)
+        .env_clear()
+        .env("TCAUTH_SECRET", crate::outbox::SECRET_TEXT)
+        .env("TCAUTH_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_callback_survives_sigkill_and_is_delivered_once() {
+    use crate::outbox::{all_delivered, client_with_callback, queue_body, wait_log};
+    use tcauth_server::callbacks::Body;
+    use tcauth_store::{SqliteStore, Store};
+    use tcauth_testkit::receiver::Receiver;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("server.log");
+    let port = free_port();
+    let rx_port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+
+    let mut child = start_fast(dir.path(), &data, port, &log);
+    wait_ready(&http, &base).await;
+    // The test writes to the server's SQLite file as the dialog would, from its own process.
+    let store = SqliteStore::open(data.join("tcauth.db")).unwrap();
+    let client = client_with_callback(&store, &format!("http://127.0.0.1:{rx_port}/cb")).await;
+    let token = format!("tok-{}", tcauth_core::secret::new_id());
+    let body = Body::Granted {
+        request_id: "nonce-crash-001".into(),
+        access_token: token.clone(),
+        endpoint: format!("{base}/v1/default"),
+    };
+    let d = queue_body(&store, &client, &body, tcauth_server::now_ms() as i64).await;
+    // The receiver is down: the server retries.
+    let retrying = wait_log(&store, &client.client_id, Duration::from_secs(15), |l| {
+        l.len() == 1 && l[0].attempts >= 2
+    })
+    .await;
+    assert!(
+        retrying[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("connect: ")),
+        "{:?}",
+        retrying[0].last_error
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let attempts_before = store.list_deliveries(&client.client_id, 10).await.unwrap()[0].attempts;
+
+    let rx = Receiver::start_on(rx_port, vec![]).await;
+    let mut child = start_fast(dir.path(), &data, port, &log);
+    wait_ready(&http, &base).await;
+    // Within the 30 s lease, should the kill have met an attempt in flight.
+    let done = wait_log(
+        &store,
+        &client.client_id,
+        Duration::from_secs(45),
+        all_delivered,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let calls = rx.calls();
+    eprintln!(
+        "SIGKILL callback test: {attempts_before} attempts before the kill, delivered at \
+         attempt {}, {} callback(s) received",
+        done[0].attempts,
+        calls.len()
+    );
+    assert_eq!(calls.len(), 1, "exactly one callback");
+    assert_eq!(calls[0].header("x-tcauth-delivery"), Some(d.id.as_str()));
+    assert_eq!(calls[0].body, body.to_bytes());
+    assert!(done[0].attempts > attempts_before);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("DEBUG"), "the log ran at debug level");
+    assert!(
+        !log.contains(crate::outbox::SECRET_TEXT),
+        "the secret reached the log"
+    );
+    assert!(
+        !log.contains(&token),
+        "the callback's token reached the log"
+    );
+    let sig = calls[0].header("x-tcauth-signature").unwrap();
+    assert!(!log.contains(&sig[7..]), "the signature reached the log");
+    let salt = client.callback_salt.as_deref().unwrap();
+    let cb_secret = tcauth_server::callbacks::secret(&crate::outbox::server_secret(), salt);
+    assert!(
+        !log.contains(&cb_secret),
+        "the callback secret reached the log"
+    );
 }

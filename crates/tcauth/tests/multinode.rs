@@ -3,7 +3,9 @@
 //! - one client's rate limit holds for the cluster as a whole;
 //! - PostgreSQL cut mid-load (a TCP proxy in this test stands between the nodes and the
 //!   database) → only 503s while it is down, 200s again after, no restart, and every token
-//!   acknowledged before the cut still valid.
+//!   acknowledged before the cut still valid;
+//! - 90 Mobile Websites callbacks due at once in the one outbox, three nodes delivering → every
+//!   delivery received exactly once (this test needs only the database).
 //!
 //! Needs `TCAUTH_TEST_DATABASE_URL` (e.g. `postgres://postgres@127.0.0.1:5432/test`) and
 //! `TCAUTH_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379/`); `.ci/run` sets both. Without them
@@ -427,6 +429,128 @@ async fn a_database_outage_answers_503_and_the_cluster_recovers_without_restart(
         acked.len(),
         during.len() + after.len()
     );
+}
+
+/// A node with the outbox helpers' secret and fast callback settings, without Redis.
+fn start_callback_node(dir: &Path, config: &Path, db_url: &str, i: usize) -> Node {
+    let port = free_port();
+    let log = std::fs::File::create(dir.join(format!("cb-node{i}.log"))).unwrap();
+    let child = Command::new(BIN)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--config")
+        .arg(config)
+        .current_dir(dir)
+        .env_clear()
+        .env("TCAUTH_DATABASE_URL", db_url)
+        .env("TCAUTH_SECRET", crate::outbox::SECRET_TEXT)
+        .env("TCAUTH_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    Node {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// This node's count of attempts with `result`, from `/metrics`.
+async fn attempts_metric(http: &reqwest::Client, node: &Node, result: &str) -> u64 {
+    let text = http
+        .get(format!("{}/metrics", node.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = format!("tcauth_callback_attempts_total{{result=\"{result}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix} in /metrics"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_nodes_deliver_each_queued_callback_exactly_once() {
+    use crate::outbox::{all_delivered, client_with_callback, queue_due, wait_log, FAST};
+    use std::collections::HashMap;
+    use tcauth_store::{PgOptions, PgStore};
+    use tcauth_testkit::receiver::Receiver;
+
+    // More than one node's batch (`worker::CONCURRENCY`, 32), due at once.
+    const N: usize = 90;
+    let Some(db) = gate::env_or_skip(
+        &gate::TEST_DATABASE_URL,
+        "the multi-node callback test three_nodes_deliver_each_queued_callback_exactly_once",
+    ) else {
+        return;
+    };
+    let schema = Schema::create(&db);
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&target_of(&db, 5432))
+        .unwrap()
+        .next()
+        .unwrap();
+    let url = schema.url_via(addr);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tcauth.toml");
+    std::fs::write(&config, FAST).unwrap();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let nodes: Vec<Node> = (0..3)
+        .map(|i| start_callback_node(dir.path(), &config, &url, i))
+        .collect();
+    for n in &nodes {
+        wait_ready(&http, n, Duration::from_secs(30)).await;
+    }
+    let rx = Receiver::start(vec![]).await;
+    let store = PgStore::connect(&url, PgOptions::default()).await.unwrap();
+    let client = client_with_callback(&store, &rx.url("/cb")).await;
+    // All due at one instant, so that the three nodes race for the same rows.
+    let due_ms = tcauth_server::now_ms() as i64 + 1_500;
+    let mut queued = Vec::new();
+    for i in 0..N {
+        let nonce = format!("nonce-mn-{i:04}");
+        queued.push(queue_due(&store, &client, &nonce, due_ms).await.id);
+    }
+    let wait = due_ms - tcauth_server::now_ms() as i64;
+    assert!(wait > 0, "queueing took more than 1.5 s");
+    tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+    let t = Instant::now();
+    let log = wait_log(&store, &client.client_id, Duration::from_secs(30), |l| {
+        l.len() == N && all_delivered(l)
+    })
+    .await;
+    let delivered_ms = t.elapsed().as_millis();
+    // Let a duplicate, if there were one, arrive.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut received: HashMap<String, usize> = HashMap::new();
+    for c in rx.calls() {
+        let id = c
+            .header("x-tcauth-delivery")
+            .unwrap_or_default()
+            .to_string();
+        *received.entry(id).or_default() += 1;
+    }
+    let mut per_node = Vec::new();
+    for n in &nodes {
+        per_node.push(attempts_metric(&http, n, "delivered").await);
+    }
+    eprintln!(
+        "multi-node callbacks: {N} queued, {} received, all delivered within {} ms of falling \
+         due, delivered per node {per_node:?}",
+        rx.count(),
+        delivered_ms
+    );
+    for id in &queued {
+        assert_eq!(received.get(id), Some(&1), "delivery {id} received once");
+    }
+    assert_eq!(received.len(), N);
+    assert_eq!(rx.count(), N, "no duplicates");
+    assert!(log.iter().all(|d| d.attempts == 1), "one attempt each");
+    assert_eq!(per_node.iter().sum::<u64>(), N as u64);
 }
 
 /// Polls `f` every 20 ms until it is true, for at most 3 s; how long it took.

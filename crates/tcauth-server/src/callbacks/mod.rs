@@ -6,8 +6,11 @@
 //! - [`Body`]: the JSON POSTed to the callback URL; [`queued`] builds the outbox record with
 //!   the body sealed under the server secret ([`seal_body`], [`open_body`]), since it may carry
 //!   an access token.
-//! - `worker`: the background task of every node that leases due deliveries from the store,
-//!   POSTs them and records the outcome.
+//! - [`worker`]: the background task of every node that leases due deliveries from the store,
+//!   POSTs them and records the outcome; [`guard`]: the addresses it refuses to call (SSRF).
+
+pub mod guard;
+pub mod worker;
 
 use crate::settings::Secret;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
