@@ -35,7 +35,6 @@ pub const WEB_TOKEN_TTL: i64 = 600;
 /// lives as long as a sign-in).
 pub const DEFAULT_TTL_MS: i64 = session::INTERACTION_TTL * 1000;
 
-
 /// How long a spent `requestNonce` is remembered after its dialog's deadline (a day, as the
 /// delivery log keeps deliveries): a replayed deep link is refused for at least that long.
 pub const NONCE_KEPT: i64 = tcauth_store::DELIVERY_LOG_KEEP;

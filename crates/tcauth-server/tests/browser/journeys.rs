@@ -244,3 +244,170 @@ async fn a_bad_redirect_uri_shows_the_error_page_and_goes_nowhere() {
     assert!(nothing.is_err(), "the app was visited: {nothing:?}");
     b.close().await;
 }
+
+/// CONTRACT.md §9 in a real browser at 360 px: the deep link's query opened at
+/// `/v1/web/verify`, sign-in, the dialog with the link's options, Continue; a real receiver
+/// (started here) gets exactly one callback, signed with the registered secret, whose token
+/// reads `/v1/default`.
+#[tokio::test]
+async fn the_web_dialog_is_answered_in_a_browser_and_the_receiver_gets_one_callback() {
+    if !enabled("the_web_dialog_is_answered_in_a_browser_and_the_receiver_gets_one_callback") {
+        return;
+    }
+    let rx = tcauth_testkit::receiver::Receiver::start(vec![]).await;
+    let s = Setup::start(common::REDIRECT_URI, |_| {}).await;
+    let (st, _, client) = json_of(
+        s.server
+            .admin(
+                "POST",
+                "/admin/v1/clients",
+                Some(serde_json::json!({
+                    "name": "Acme Web",
+                    "redirect_uris": [common::REDIRECT_URI],
+                    "scopes": ["openid", "profile", "phone"],
+                    "grant_types": ["authorization_code"],
+                    "callback_url": rx.url("/truecaller/callback"),
+                })),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(st, 201, "{client}");
+    let app_key = client["app_key"].as_str().unwrap();
+    let secret = client["callback_secret"].as_str().unwrap();
+    let client_id = client["client_id"].as_str().unwrap();
+    let nonce = super::web::nonce();
+    let path = super::web::verify_path(
+        app_key,
+        &nonce,
+        &[
+            ("loginPrefix", "placeorder"),
+            ("ctaPrefix", "continuewith"),
+            ("ctaColor", "#0b6e4f"),
+            ("btnShape", "rect"),
+            ("skipOption", "later"),
+            ("privacyUrl", "https://acme.example/privacy"),
+            ("termsUrl", "https://acme.example/terms"),
+        ],
+    );
+
+    let b = Browser::start(PHONE).await;
+    b.goto(&s.server.url(&path)).await;
+    b.wait_path("/v1/auth/phone").await;
+    assert!(
+        b.text().await.contains("Acme Checkout"),
+        "partnerName shown"
+    );
+    let phone = common::unique_phone();
+    enter_phone(&b, &phone).await;
+    let sms = s.gateway.next().await;
+    enter_code(&b, &sms.code).await;
+    b.wait_path("/v1/auth/name").await;
+    b.type_into("input[name=given_name]", "Asha").await;
+    b.type_into("input[name=family_name]", "Rao").await;
+    b.click("form button[type=submit]").await;
+
+    b.wait_path("/v1/auth/consent").await;
+    let number = tcauth_core::phone::display(&phone);
+    let text = b.text().await;
+    for want in [
+        "Place your order to log in",
+        "Acme Checkout will receive:",
+        "Asha Rao",
+        &format!("Continue with {number}"),
+        "Don’t share",
+        "Later",
+        "privacy policy",
+        "terms of service",
+    ] {
+        assert!(text.contains(want), "the dialog lacks {want:?}: {text}");
+    }
+    assert_eq!(b.viewport_width().await, 360);
+    assert!(!b.overflows().await, "the dialog fits a 360 px screen");
+    b.screenshots("web-1-dialog", PHONE).await;
+    assert_eq!(rx.count(), 0, "nothing is posted before the answer");
+    b.click("#cta").await;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !b
+            .text()
+            .await
+            .contains("Your profile was shared with Acme Checkout")
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the done page");
+    b.screenshots("web-2-done", PHONE).await;
+
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while rx.count() == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("one callback within 10 s");
+    let c = rx.calls().remove(0);
+    assert_eq!(
+        (c.method.as_str(), c.path.as_str()),
+        ("POST", "/truecaller/callback")
+    );
+    assert_eq!(c.header("content-type"), Some("application/json"));
+    let want_sig = format!(
+        "sha256={}",
+        tcauth_core::secret::hex(&tcauth_core::secret::hmac_sha256(
+            secret.as_bytes(),
+            &c.body
+        ))
+    );
+    assert_eq!(c.header("x-tcauth-signature"), Some(want_sig.as_str()));
+    let body: serde_json::Value = serde_json::from_slice(&c.body).unwrap();
+    let token = body["accessToken"].as_str().unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "requestId": nonce,
+            "accessToken": token,
+            "endpoint": format!("{}/v1/default", s.server.base),
+        })
+    );
+    let r = s
+        .server
+        .http
+        .get(s.server.url("/v1/default"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let (st, _, profile) = json_of(r).await;
+    assert_eq!(st, 200, "{profile}");
+    assert_eq!(
+        profile["name"],
+        serde_json::json!({"first": "Asha", "last": "Rao"})
+    );
+    // Exactly one, and the log says so.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(rx.count(), 1);
+    let (st, _, log) = json_of(
+        s.server
+            .admin(
+                "GET",
+                &format!("/admin/v1/clients/{client_id}/deliveries"),
+                None,
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(st, 200);
+    let d = &log["deliveries"][0];
+    assert_eq!(
+        (
+            d["status"].as_str(),
+            d["attempts"].as_u64(),
+            d["request_id"].as_str()
+        ),
+        (Some("delivered"), Some(1), Some(nonce.as_str()))
+    );
+    assert_eq!(c.header("x-tcauth-delivery"), d["id"].as_str());
+    b.close().await;
+}
