@@ -182,12 +182,25 @@ impl Setup {
         opts: StartOpts,
         f: impl FnOnce(&mut Settings),
     ) -> Setup {
+        Setup::start_with_store(redirect_uri, None, opts, f).await
+    }
+
+    /// [`Setup::start_opts`] on `store` when given (else the server's own SQLite file).
+    pub async fn start_with_store(
+        redirect_uri: &str,
+        store: Option<Arc<dyn tcauth_store::Store>>,
+        opts: StartOpts,
+        f: impl FnOnce(&mut Settings),
+    ) -> Setup {
         let gateway = Gateway::start().await;
-        let server = TestServer::start_opts(opts, |s| {
+        let configure = |s: &mut Settings| {
             gateway.configure(s);
             f(s);
-        })
-        .await;
+        };
+        let server = match store {
+            Some(store) => TestServer::start_on(store, opts, configure).await,
+            None => TestServer::start_opts(opts, configure).await,
+        };
         let v = server
             .create_client_json(json!({
                 "name": "Acme Shop",

@@ -6,16 +6,85 @@
 
 use super::pages::assert_page_headers;
 use super::support::{encode, Agent, Page, Setup};
-use crate::common::{self, secret};
+use crate::common::{self, secret, StartOpts};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 use tcauth_core::model::CallbackDelivery;
 use tcauth_core::ScopeSet;
 use tcauth_server::callbacks;
+use tcauth_store::{PgOptions, PgStore, Store};
+use tcauth_testkit::gate;
 
-/// A server with an SMS gateway and a Mobile Websites client; (setup, app key).
+/// Where a test's server keeps its records.
+#[derive(Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A test's server and client, and the PostgreSQL schema it runs in (dropped last).
+pub struct WebEnv {
+    pub s: Setup,
+    pub key: String,
+    _schema: Option<tcauth_testkit::psql::Schema>,
+}
+
+impl WebEnv {
+    /// Every row of the store as text: the SQLite tables, or `pg_dump` of the schema.
+    pub fn dump(&self) -> String {
+        match &self._schema {
+            None => format!("{:?}", self.s.server.dump_tables()),
+            Some(schema) => {
+                let out = std::process::Command::new("pg_dump")
+                    .args(["--data-only", "--schema", &schema.name, &schema.base_url()])
+                    .output()
+                    .expect("pg_dump is installed (postgresql-client)");
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            }
+        }
+    }
+}
+
+/// [`web_setup`] on `backend`; `None` (after a loud SKIPPED line) for PostgreSQL when
+/// `TCAUTH_TEST_DATABASE_URL` is unset.
+pub async fn web_env(backend: Backend, test: &str) -> Option<WebEnv> {
+    let (store, schema): (Option<Arc<dyn Store>>, _) = match backend {
+        Backend::Sqlite => (None, None),
+        Backend::Postgres => {
+            let url = gate::env_or_skip(
+                &gate::TEST_DATABASE_URL,
+                &format!("the PostgreSQL web dialog test {test}"),
+            )?;
+            let schema = tcauth_testkit::psql::Schema::create(&url, "tcauth_web");
+            let store = PgStore::connect(&schema.url(), PgOptions::default())
+                .await
+                .expect("connect to the test database");
+            (Some(Arc::new(store)), Some(schema))
+        }
+    };
+    let (s, key) = web_setup_on(store).await;
+    Some(WebEnv {
+        s,
+        key,
+        _schema: schema,
+    })
+}
+
+/// A server (on its own SQLite file) with an SMS gateway and a Mobile Websites client;
+/// (setup, app key).
 pub async fn web_setup() -> (Setup, String) {
-    let s = Setup::start(common::REDIRECT_URI, |_| {}).await;
+    web_setup_on(None).await
+}
+
+async fn web_setup_on(store: Option<Arc<dyn Store>>) -> (Setup, String) {
+    let s =
+        Setup::start_with_store(common::REDIRECT_URI, store, StartOpts::default(), |_| {}).await;
     let r = s
         .server
         .admin(
@@ -108,9 +177,16 @@ fn assert_error_page(p: &Page, status: u16, says: &str) {
     assert_page_headers(p, false);
 }
 
-#[tokio::test]
-async fn continue_signs_in_and_queues_one_callback_with_a_ten_minute_token() {
-    let (s, key) = web_setup().await;
+async fn continue_signs_in_and_queues_one_callback_with_a_ten_minute_token(backend: Backend) {
+    let Some(env) = web_env(
+        backend,
+        "continue_signs_in_and_queues_one_callback_with_a_ten_minute_token",
+    )
+    .await
+    else {
+        return;
+    };
+    let (s, key) = (&env.s, env.key.clone());
     let n = nonce();
     let (mut agent, dialog, phone) = to_dialog(&s, &verify_path(&key, &n, &[])).await;
     assert_eq!(dialog.status, 200, "{}", dialog.body);
@@ -205,14 +281,12 @@ async fn continue_signs_in_and_queues_one_callback_with_a_ten_minute_token() {
         .body_sealed
         .windows(token.len())
         .any(|w| w == token.as_bytes()));
-    for (table, rows) in s.server.dump_tables() {
-        for row in rows {
-            assert!(
-                !row.iter().any(|v| v.contains(&token)),
-                "the access token is in clear in {table}"
-            );
-        }
-    }
+    let dump = env.dump();
+    assert!(dump.len() > 1000, "the dump holds the rows: {dump}");
+    assert!(
+        !dump.contains(&token),
+        "the access token is in clear in the store"
+    );
 
     // The answer is final: the same form again changes nothing.
     let again = agent
@@ -225,9 +299,11 @@ async fn continue_signs_in_and_queues_one_callback_with_a_ten_minute_token() {
     assert_eq!(deliveries(&s).await.len(), 1);
 }
 
-#[tokio::test]
-async fn a_replayed_answer_posts_nothing_more() {
-    let (s, key) = web_setup().await;
+async fn a_replayed_answer_posts_nothing_more(backend: Backend) {
+    let Some(env) = web_env(backend, "a_replayed_answer_posts_nothing_more").await else {
+        return;
+    };
+    let (s, key) = (&env.s, env.key.clone());
     let (mut agent, dialog, _) = to_dialog(&s, &verify_path(&key, &nonce(), &[])).await;
     let cookie = agent.cookie.clone();
     let r = agent
@@ -252,9 +328,11 @@ async fn a_replayed_answer_posts_nothing_more() {
     assert_eq!(deliveries(&s).await.len(), 1);
 }
 
-#[tokio::test]
-async fn reject_and_the_skip_footer_queue_user_rejected() {
-    let (s, key) = web_setup().await;
+async fn reject_and_the_skip_footer_queue_user_rejected(backend: Backend) {
+    let Some(env) = web_env(backend, "reject_and_the_skip_footer_queue_user_rejected").await else {
+        return;
+    };
+    let (s, key) = (&env.s, env.key.clone());
     for decision in ["reject", "skip"] {
         let n = nonce();
         let (mut agent, dialog, _) = to_dialog(&s, &verify_path(&key, &n, &[])).await;
@@ -291,9 +369,16 @@ async fn reject_and_the_skip_footer_queue_user_rejected() {
     assert_eq!(deliveries(&s).await.len(), 2);
 }
 
-#[tokio::test]
-async fn every_bad_request_is_an_error_page_that_spends_nothing() {
-    let (s, key) = web_setup().await;
+async fn every_bad_request_is_an_error_page_that_spends_nothing(backend: Backend) {
+    let Some(env) = web_env(
+        backend,
+        "every_bad_request_is_an_error_page_that_spends_nothing",
+    )
+    .await
+    else {
+        return;
+    };
+    let (s, key) = (&env.s, env.key.clone());
     // A client without a callback URL: the harness's own.
     let plain_key = s
         .server
@@ -477,9 +562,11 @@ async fn every_option_is_rendered_and_unknown_values_fall_back() {
     assert!(!b.contains("javascript:") && !b.contains("data:text") && !b.contains("<a href"));
 }
 
-#[tokio::test]
-async fn a_blocked_user_cannot_share() {
-    let (s, key) = web_setup().await;
+async fn a_blocked_user_cannot_share(backend: Backend) {
+    let Some(env) = web_env(backend, "a_blocked_user_cannot_share").await else {
+        return;
+    };
+    let (s, key) = (&env.s, env.key.clone());
     let (mut agent, dialog, phone) = to_dialog(&s, &verify_path(&key, &nonce(), &[])).await;
     let user = s
         .server
@@ -502,3 +589,33 @@ async fn a_blocked_user_cannot_share() {
     assert_error_page(&r, 403, "blocked or was deleted");
     assert!(deliveries(&s).await.is_empty());
 }
+
+/// Each of these runs on SQLite and on PostgreSQL (`<name>_on_sqlite`, `<name>_on_postgres`).
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    continue_signs_in_and_queues_one_callback_with_a_ten_minute_token,
+    a_replayed_answer_posts_nothing_more,
+    reject_and_the_skip_footer_queue_user_rejected,
+    every_bad_request_is_an_error_page_that_spends_nothing,
+    a_blocked_user_cannot_share,
+);

@@ -133,11 +133,35 @@ impl TestServer {
     }
 
     pub async fn start_opts(opts: StartOpts, f: impl FnOnce(&mut Settings)) -> TestServer {
+        Self::start_inner(None, opts, f).await
+    }
+
+    /// A server on `store` (a PostgreSQL store, say) instead of its own SQLite file; `sqlite`
+    /// and `db_path` are then an empty store it does not use, and [`TestServer::restart`]
+    /// must not be called.
+    pub async fn start_on(
+        store: Arc<dyn Store>,
+        opts: StartOpts,
+        f: impl FnOnce(&mut Settings),
+    ) -> TestServer {
+        assert!(!opts.faulty, "start_on takes the store as given");
+        Self::start_inner(Some(store), opts, f).await
+    }
+
+    async fn start_inner(
+        other: Option<Arc<dyn Store>>,
+        opts: StartOpts,
+        f: impl FnOnce(&mut Settings),
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let db_path = dir.path().join("tcauth.db");
         let sqlite = Arc::new(SqliteStore::open(&db_path).expect("open store"));
-        if opts.seed_key {
-            sqlite
+        let runs_on: Arc<dyn Store> = match &other {
+            Some(s) => s.clone(),
+            None => sqlite.clone(),
+        };
+        if opts.seed_key && runs_on.list_signing_keys().await.expect("keys").is_empty() {
+            runs_on
                 .add_signing_key(&seeded_key().await, tcauth_server::keys::KEYS_KEPT)
                 .await
                 .expect("seed signing key");
@@ -151,7 +175,9 @@ impl TestServer {
             settings.admin_token = Some(Secret(ADMIN_TOKEN.as_bytes().to_vec()));
         }
         f(&mut settings);
-        let (store, fault): (Arc<dyn Store>, _) = if opts.faulty {
+        let (store, fault): (Arc<dyn Store>, _) = if let Some(other) = other {
+            (other, None)
+        } else if opts.faulty {
             let fault = Arc::new(Fault::default());
             (
                 Arc::new(FaultyStore::new(sqlite.clone(), fault.clone())),
