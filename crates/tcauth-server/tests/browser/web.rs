@@ -37,7 +37,7 @@ impl WebEnv {
             None => format!("{:?}", self.s.server.dump_tables()),
             Some(schema) => {
                 let out = std::process::Command::new("pg_dump")
-                    .args(["--data-only", "--schema", &schema.name, &schema.base_url()])
+                    .args(["--data-only", "--schema", &schema.name, schema.base_url()])
                     .output()
                     .expect("pg_dump is installed (postgresql-client)");
                 assert!(
@@ -188,7 +188,7 @@ async fn continue_signs_in_and_queues_one_callback_with_a_ten_minute_token(backe
     };
     let (s, key) = (&env.s, env.key.clone());
     let n = nonce();
-    let (mut agent, dialog, phone) = to_dialog(&s, &verify_path(&key, &n, &[])).await;
+    let (mut agent, dialog, phone) = to_dialog(s, &verify_path(&key, &n, &[])).await;
     assert_eq!(dialog.status, 200, "{}", dialog.body);
     assert_page_headers(&dialog, false);
     let number = tcauth_core::phone::display(&phone);
@@ -206,7 +206,7 @@ async fn continue_signs_in_and_queues_one_callback_with_a_ten_minute_token(backe
         "<strong>Phone number</strong><small>{number}</small>"
     )));
     assert!(dialog.body.contains(r#"<p class="app">Acme Checkout</p>"#));
-    assert!(deliveries(&s).await.is_empty(), "nothing before the answer");
+    assert!(deliveries(s).await.is_empty(), "nothing before the answer");
 
     let before = tcauth_server::now();
     let done = agent
@@ -223,7 +223,7 @@ async fn continue_signs_in_and_queues_one_callback_with_a_ten_minute_token(backe
     assert!(done.header("set-cookie").unwrap().contains("Max-Age=0"));
     assert_page_headers(&done, false);
 
-    let ds = deliveries(&s).await;
+    let ds = deliveries(s).await;
     assert_eq!(ds.len(), 1);
     let d = &ds[0];
     assert_eq!(
@@ -296,7 +296,7 @@ async fn continue_signs_in_and_queues_one_callback_with_a_ten_minute_token(backe
         )
         .await;
     assert_eq!(again.status, 403, "the cookie is gone: {}", again.body);
-    assert_eq!(deliveries(&s).await.len(), 1);
+    assert_eq!(deliveries(s).await.len(), 1);
 }
 
 async fn a_replayed_answer_posts_nothing_more(backend: Backend) {
@@ -304,7 +304,7 @@ async fn a_replayed_answer_posts_nothing_more(backend: Backend) {
         return;
     };
     let (s, key) = (&env.s, env.key.clone());
-    let (mut agent, dialog, _) = to_dialog(&s, &verify_path(&key, &nonce(), &[])).await;
+    let (mut agent, dialog, _) = to_dialog(s, &verify_path(&key, &nonce(), &[])).await;
     let cookie = agent.cookie.clone();
     let r = agent
         .post(
@@ -325,7 +325,7 @@ async fn a_replayed_answer_posts_nothing_more(backend: Backend) {
         assert_eq!(r.status, 400, "{}", r.body);
         assert!(r.body.contains("This sign-in has expired"), "{}", r.body);
     }
-    assert_eq!(deliveries(&s).await.len(), 1);
+    assert_eq!(deliveries(s).await.len(), 1);
 }
 
 async fn reject_and_the_skip_footer_queue_user_rejected(backend: Backend) {
@@ -335,7 +335,7 @@ async fn reject_and_the_skip_footer_queue_user_rejected(backend: Backend) {
     let (s, key) = (&env.s, env.key.clone());
     for decision in ["reject", "skip"] {
         let n = nonce();
-        let (mut agent, dialog, _) = to_dialog(&s, &verify_path(&key, &n, &[])).await;
+        let (mut agent, dialog, _) = to_dialog(s, &verify_path(&key, &n, &[])).await;
         let done = agent
             .post(
                 "/v1/auth/consent",
@@ -344,16 +344,16 @@ async fn reject_and_the_skip_footer_queue_user_rejected(backend: Backend) {
             .await;
         assert_eq!(done.status, 200, "{}", done.body);
         assert!(done.body.contains("<h1>Nothing was shared</h1>"));
-        let ds = deliveries(&s).await;
+        let ds = deliveries(s).await;
         let d = ds.iter().find(|d| d.request_id == n).expect("queued");
         assert_eq!(
             body_of(d),
             json!({"requestId": n, "status": "user_rejected"})
         );
     }
-    assert_eq!(deliveries(&s).await.len(), 2);
+    assert_eq!(deliveries(s).await.len(), 2);
     // A decision the dialog does not offer is a bad form; nothing is posted.
-    let (mut agent, dialog, _) = to_dialog(&s, &verify_path(&key, &nonce(), &[])).await;
+    let (mut agent, dialog, _) = to_dialog(s, &verify_path(&key, &nonce(), &[])).await;
     let r = agent
         .post(
             "/v1/auth/consent",
@@ -366,7 +366,7 @@ async fn reject_and_the_skip_footer_queue_user_rejected(backend: Backend) {
         .post("/v1/auth/consent", &[("decision", "continue")])
         .await;
     assert_eq!(r.status, 403);
-    assert_eq!(deliveries(&s).await.len(), 2);
+    assert_eq!(deliveries(s).await.len(), 2);
 }
 
 async fn every_bad_request_is_an_error_page_that_spends_nothing(backend: Backend) {
@@ -460,7 +460,7 @@ async fn every_bad_request_is_an_error_page_that_spends_nothing(backend: Backend
         .app_key;
     let p = other.get(&verify_path(&other_key, &n, &[])).await;
     assert_eq!((p.status, p.location()), (303, "/v1/auth/phone"));
-    assert!(deliveries(&s).await.is_empty());
+    assert!(deliveries(s).await.is_empty());
 }
 
 #[tokio::test]
@@ -567,7 +567,7 @@ async fn a_blocked_user_cannot_share(backend: Backend) {
         return;
     };
     let (s, key) = (&env.s, env.key.clone());
-    let (mut agent, dialog, phone) = to_dialog(&s, &verify_path(&key, &nonce(), &[])).await;
+    let (mut agent, dialog, phone) = to_dialog(s, &verify_path(&key, &nonce(), &[])).await;
     let user = s
         .server
         .store
@@ -587,7 +587,7 @@ async fn a_blocked_user_cannot_share(backend: Backend) {
         )
         .await;
     assert_error_page(&r, 403, "blocked or was deleted");
-    assert!(deliveries(&s).await.is_empty());
+    assert!(deliveries(s).await.is_empty());
 }
 
 /// Each of these runs on SQLite and on PostgreSQL (`<name>_on_sqlite`, `<name>_on_postgres`).
