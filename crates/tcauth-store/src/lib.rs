@@ -177,6 +177,9 @@ pub trait Store: Send + Sync + 'static {
     async fn import_users(&self, users: &[User]) -> Result<()>;
     async fn get_user(&self, sub: i64) -> Result<Option<User>>;
     async fn get_user_by_phone(&self, e164: &str) -> Result<Option<User>>;
+    /// At most `limit` users in ascending `sub` order, starting after `after_sub` (from the
+    /// first when `None`): one page of a listing whose cursor is the last sub of a page.
+    async fn list_users(&self, after_sub: Option<i64>, limit: u32) -> Result<Vec<User>>;
     /// Deletes the profile for good. Tokens already issued stay, and userinfo then answers 404.
     async fn delete_user(&self, sub: i64) -> Result<bool>;
     async fn set_user_status(&self, sub: i64, status: UserStatus) -> Result<bool>;

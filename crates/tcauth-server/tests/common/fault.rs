@@ -184,6 +184,10 @@ impl Store for FaultyStore {
         self.gate().await?;
         self.inner.get_user_by_phone(e164).await
     }
+    async fn list_users(&self, after_sub: Option<i64>, limit: u32) -> Result<Vec<User>> {
+        self.gate().await?;
+        self.inner.list_users(after_sub, limit).await
+    }
     async fn delete_user(&self, sub: i64) -> Result<bool> {
         self.gate().await?;
         self.inner.delete_user(sub).await

@@ -151,6 +151,11 @@ impl Store for PgStore {
             .await
     }
 
+    async fn list_users(&self, after_sub: Option<i64>, limit: u32) -> Result<Vec<User>> {
+        self.with_conn(async |c| users::list_users(c, after_sub, limit).await)
+            .await
+    }
+
     async fn get_user_by_phone(&self, e164: &str) -> Result<Option<User>> {
         self.with_conn(async |c| users::get_user_by_phone(c, e164).await)
             .await

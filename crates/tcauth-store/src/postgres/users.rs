@@ -165,6 +165,20 @@ pub(super) async fn get_user_by_phone(c: &Object, e164: &str) -> Result<Option<U
     query_opt(c, sql, &[&e164], user_from_row).await
 }
 
+pub(super) async fn list_users(
+    c: &Object,
+    after_sub: Option<i64>,
+    limit: u32,
+) -> Result<Vec<User>> {
+    let sql = concat!(
+        "SELECT ",
+        user_cols!(),
+        " FROM users WHERE sub > $1 ORDER BY sub LIMIT $2"
+    );
+    let after = after_sub.unwrap_or(i64::MIN);
+    query_all(c, sql, &[&after, &i64::from(limit)], user_from_row).await
+}
+
 pub(super) async fn delete_user(c: &Object, sub: i64) -> Result<bool> {
     Ok(exec(c, "DELETE FROM users WHERE sub = $1", &[&sub]).await? > 0)
 }

@@ -402,6 +402,23 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn list_users(&self, after_sub: Option<i64>, limit: u32) -> Result<Vec<User>> {
+        let after = after_sub.unwrap_or(i64::MIN);
+        self.scan(move |c| {
+            query_all(
+                c,
+                concat!(
+                    "SELECT ",
+                    user_cols!(),
+                    " FROM users WHERE sub > ?1 ORDER BY sub LIMIT ?2"
+                ),
+                params![after, i64::from(limit)],
+                user_from_row,
+            )
+        })
+        .await
+    }
+
     async fn delete_user(&self, sub: i64) -> Result<bool> {
         self.write(move |c| Ok(exec(c, "DELETE FROM users WHERE sub = ?1", [sub])? > 0))
             .await

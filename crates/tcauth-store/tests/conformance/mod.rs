@@ -45,7 +45,7 @@ pub use otp::{
 pub use snapshots::snapshot_reads;
 pub use sweeping::sweep;
 pub use tokens::{refresh_rotation, revocation, tokens_outlive_user_and_client};
-pub use users::{users_crud, users_import_all_or_nothing};
+pub use users::{users_crud, users_import_all_or_nothing, users_listed_in_pages};
 pub use web::{
     client_updates_and_app_keys, concurrent_delivery_claims, deliveries_outbox, request_nonces,
     web_finish_all_or_nothing,
@@ -61,6 +61,7 @@ macro_rules! every_check {
             client_branding,
             users_crud,
             users_import_all_or_nothing,
+            users_listed_in_pages,
             codes,
             refresh_rotation,
             revocation,

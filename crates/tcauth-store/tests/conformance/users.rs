@@ -130,3 +130,54 @@ pub async fn users_import_all_or_nothing(store: Arc<dyn Store>) {
         Some(user(1, "+911111111111"))
     );
 }
+
+/// `list_users`: pages in ascending sub order, the cursor is the last sub of a page, a deleted
+/// user drops out, and an empty store or a cursor past the end gives an empty page.
+pub async fn users_listed_in_pages(store: Arc<dyn Store>) {
+    assert_eq!(store.list_users(None, 10).await.unwrap(), vec![]);
+    // Created out of order: the listing sorts by sub, not by creation.
+    let subs = [40_i64, 7, 9_007_199_254_740_993, 12, 3];
+    for (i, sub) in subs.iter().enumerate() {
+        store
+            .create_user(&user(*sub, &format!("+9198765432{i:02}")))
+            .await
+            .unwrap();
+    }
+    let full = full_user(25, "+14155550123");
+    store.create_user(&full).await.unwrap();
+
+    let all = store.list_users(None, 100).await.unwrap();
+    let listed: Vec<i64> = all.iter().map(|u| u.sub).collect();
+    assert_eq!(listed, vec![3, 7, 12, 25, 40, 9_007_199_254_740_993]);
+    // Every column comes back as get_user gives it.
+    assert_eq!(all[3], full);
+    for u in &all {
+        assert_eq!(store.get_user(u.sub).await.unwrap().as_ref(), Some(u));
+    }
+
+    let page = |after: Option<i64>, limit: u32| {
+        let store = store.clone();
+        async move {
+            store
+                .list_users(after, limit)
+                .await
+                .unwrap()
+                .iter()
+                .map(|u| u.sub)
+                .collect::<Vec<i64>>()
+        }
+    };
+    assert_eq!(page(None, 2).await, vec![3, 7]);
+    assert_eq!(page(Some(7), 2).await, vec![12, 25]);
+    assert_eq!(page(Some(25), 2).await, vec![40, 9_007_199_254_740_993]);
+    assert_eq!(
+        page(Some(9_007_199_254_740_993), 2).await,
+        Vec::<i64>::new()
+    );
+    // A cursor need not be a sub that exists (the user may have been deleted since).
+    assert_eq!(page(Some(8), 1).await, vec![12]);
+    assert_eq!(page(None, 0).await, Vec::<i64>::new());
+
+    assert!(store.delete_user(12).await.unwrap());
+    assert_eq!(page(Some(7), 2).await, vec![25, 40]);
+}
