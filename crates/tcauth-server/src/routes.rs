@@ -32,7 +32,10 @@ pub fn router(app: App) -> Router {
             "/admin/v1/clients/{client_id}/branding",
             put(admin::clients::set_branding).delete(admin::clients::clear_branding),
         )
-        .route("/admin/v1/users", post(admin::users::create))
+        .route(
+            "/admin/v1/users",
+            post(admin::users::create).get(admin::users::find),
+        )
         .route(
             "/admin/v1/users/{sub}",
             get(admin::users::show).delete(admin::users::delete),

@@ -4,12 +4,13 @@ use super::{created, field_error, json_body, no_content, not_found, ok, respond,
 use crate::error::ApiError;
 use crate::state::App;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 use tcauth_core::model::{User, UserStatus};
-use tcauth_core::validate::{new_sub, NewUser};
+use tcauth_core::phone;
+use tcauth_core::validate::{new_sub, FieldError, NewUser};
 use tcauth_store::StoreError;
 
 /// The admin API's view of a user (and the CLI's `--json`).
@@ -65,6 +66,106 @@ pub async fn create(State(app): State<App>, headers: HeaderMap, body: Body) -> R
             }
             tracing::info!(sub = user.sub, "user created");
             Ok(created(to_json(&user)))
+        }
+        .await,
+    )
+}
+
+/// Users per page of `GET /admin/v1/users` when `limit` is not given.
+pub const LIST_DEFAULT: u32 = 100;
+/// The largest `limit` of `GET /admin/v1/users`.
+pub const LIST_MAX: u32 = 1000;
+
+/// What `GET /admin/v1/users?…` asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UsersQuery {
+    /// `?phone_number=+919876543210`: the one user with that number, in E.164.
+    Phone(String),
+    /// `?limit=N&after=SUB` (both optional): a page of users in ascending sub order.
+    Page { after: Option<i64>, limit: u32 },
+}
+
+/// Reads the query of `GET /admin/v1/users`. A `+` in the query is a plus sign, not a space
+/// (`?phone_number=+919876543210` as typed in a shell); `%2B` works too. The number is
+/// normalised as `POST /admin/v1/users` does. Faults name the parameter.
+pub fn users_query(query: Option<&str>) -> Result<UsersQuery, FieldError> {
+    let raw = query.unwrap_or("").replace('+', "%2B");
+    let form = crate::form::parse(raw.as_bytes()).map_err(|m| FieldError::new("query", m))?;
+    let (mut phone_number, mut limit, mut after) = (None, None, None);
+    for (k, v) in form.pairs() {
+        match k.as_str() {
+            "phone_number" => phone_number = Some(v.as_str()),
+            "limit" => limit = Some(v.as_str()),
+            "after" => after = Some(v.as_str()),
+            other => {
+                return Err(FieldError::new(
+                    crate::form::printable(other, 64),
+                    "unknown parameter; phone_number, or limit and after, are accepted",
+                ))
+            }
+        }
+    }
+    if let Some(p) = phone_number {
+        if let Some(other) = [("limit", limit), ("after", after)]
+            .iter()
+            .find_map(|(name, v)| v.map(|_| *name))
+        {
+            return Err(FieldError::new(other, "not accepted with phone_number"));
+        }
+        let p =
+            phone::parse(p, None).map_err(|e| FieldError::new("phone_number", e.to_string()))?;
+        return Ok(UsersQuery::Phone(p.e164));
+    }
+    let limit = match limit {
+        None => LIST_DEFAULT,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=LIST_MAX).contains(n))
+            .ok_or_else(|| FieldError::new("limit", format!("must be an integer 1–{LIST_MAX}")))?,
+    };
+    let after = match after {
+        None => None,
+        Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            FieldError::new(
+                "after",
+                "must be the next cursor of an earlier page (a sub)",
+            )
+        })?),
+    };
+    Ok(UsersQuery::Page { after, limit })
+}
+
+/// `GET /admin/v1/users?phone_number=…`: 200 with the user (as `GET /admin/v1/users/{sub}`),
+/// 404 when no user has that number. `GET /admin/v1/users[?limit=N][&after=CURSOR]`: 200
+/// `{"users":[…],"next":"<cursor>"|null}`, users in ascending sub order; `next` is the
+/// `after` of the following page, `null` on the last.
+pub async fn find(State(app): State<App>, RawQuery(query): RawQuery) -> Response {
+    respond(
+        async {
+            match users_query(query.as_deref()).map_err(field_error)? {
+                UsersQuery::Phone(e164) => {
+                    let user = app
+                        .db(app.store.get_user_by_phone(&e164))
+                        .await?
+                        .ok_or_else(|| not_found("No user has this phone_number"))?;
+                    Ok(ok(to_json(&user)))
+                }
+                UsersQuery::Page { after, limit } => {
+                    // One more than asked: whether a next page exists, without an empty last one.
+                    let mut page = app.db(app.store.list_users(after, limit + 1)).await?;
+                    let more = page.len() > limit as usize;
+                    page.truncate(limit as usize);
+                    let next = match (more, page.last()) {
+                        (true, Some(last)) => json!(last.sub.to_string()),
+                        _ => Value::Null,
+                    };
+                    Ok(ok(json!({
+                        "users": page.iter().map(to_json).collect::<Vec<_>>(),
+                        "next": next,
+                    })))
+                }
+            }
         }
         .await,
     )

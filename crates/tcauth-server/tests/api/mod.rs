@@ -5,6 +5,7 @@
 mod admin;
 mod admin_clients;
 mod admin_lockout;
+mod admin_users;
 mod connections;
 mod discovery;
 mod errors;
