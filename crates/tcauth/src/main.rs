@@ -83,10 +83,12 @@ enum Command {
   tcauth client delete 0123456789abcdefghijklmn")]
     Client(ClientArgs),
 
-    /// Add, show, block, delete and import users
+    /// Add, list, show, block, delete and import users
     #[command(after_help = "Examples:
   tcauth user add --phone +919876543210 --given-name Asha
   tcauth user show 4503599627370495
+  tcauth user show +919876543210
+  tcauth user list --limit 50
   tcauth user block 4503599627370495
   tcauth user import users.csv --skip-invalid")]
     User(UserArgs),

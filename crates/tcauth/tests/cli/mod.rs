@@ -15,6 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_tcauth");
 mod clients;
 mod postgres;
 mod profile;
+mod users;
 
 /// A temporary working directory with a data dir inside.
 struct Env {
