@@ -11,6 +11,7 @@ mod discovery;
 mod errors;
 mod ops;
 mod profiles;
+mod reference;
 mod refresh;
 mod revoke;
 mod robustness;
