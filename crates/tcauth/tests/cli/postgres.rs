@@ -232,3 +232,46 @@ fn client_update_on_postgres() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).starts_with("error: package_name: "));
 }
+
+/// `user show <phone>` and `user list` (paged) on PostgreSQL, as on SQLite.
+#[test]
+fn user_show_and_list_on_postgres() {
+    let Some(admin_url) = test_database("user_show_and_list_on_postgres") else {
+        return;
+    };
+    let schema = Schema::create(&admin_url);
+    let url = schema.url();
+    let env = Env::new();
+    let json = |args: &[&str]| {
+        let out = bare(env.path(), args)
+            .env("TCAUTH_DATABASE_URL", &url)
+            .env(
+                "TCAUTH_SECRET",
+                "a passphrase of more than thirty-two characters",
+            )
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        serde_json::from_str::<serde_json::Value>(&text(&out.stdout)).unwrap()
+    };
+    json(&["migrate", "--json"]);
+    let mut users: Vec<serde_json::Value> = ["+919876543210", "+919876543211", "+919876543212"]
+        .iter()
+        .map(|p| json(&["user", "add", "--phone", p, "--json"]))
+        .collect();
+    users.sort_by_key(|u| u["sub"].as_str().unwrap().parse::<i64>().unwrap());
+    assert_eq!(
+        json(&["user", "show", "+91 98765 43211", "--json"])["phone_number"],
+        "+919876543211"
+    );
+    let first = json(&["user", "list", "--limit", "2", "--json"]);
+    assert_eq!(
+        first,
+        serde_json::json!({"users": users[0..2], "next": users[1]["sub"]})
+    );
+    let next = first["next"].as_str().unwrap();
+    assert_eq!(
+        json(&["user", "list", "--limit", "2", "--after", next, "--json"]),
+        serde_json::json!({"users": users[2..3], "next": null})
+    );
+}
