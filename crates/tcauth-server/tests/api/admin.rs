@@ -787,7 +787,7 @@ async fn wrong_json_types_name_the_field_exactly() {
             "/admin/v1/users",
             r#"{"phone_number":"+919876543210","address":"x"}"#,
             "address",
-            r#"address: invalid type: string "x", expected struct Address at line 1 column 45"#,
+            r#"address: invalid type: string "x", expected an object such as {"locality":"Bengaluru","postal_code":"560001"} at line 1 column 45"#,
         ),
     ] {
         let r = post(path, body).await.unwrap();
