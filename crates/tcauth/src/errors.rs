@@ -56,9 +56,19 @@ fn kind(code: u8) -> &'static str {
     }
 }
 
-/// One JSON error object, as printed on stderr with `--json`.
-pub fn json_error(code: u8, message: &str) -> String {
-    serde_json::json!({"error": kind(code), "message": message, "exit_code": code}).to_string()
+/// One JSON error object, as printed on stderr with `--json`: `error` (`usage` or `failed`),
+/// `message`, `exit_code`, and `hint` when the text says what to do after a `; ` (the form
+/// every error of this binary is written in: "what went wrong; what to do").
+pub fn json_error(code: u8, text: &str) -> String {
+    let mut v = serde_json::json!({"error": kind(code), "exit_code": code});
+    match text.split_once("; ") {
+        Some((message, hint)) if !message.is_empty() && !hint.trim().is_empty() => {
+            v["message"] = message.into();
+            v["hint"] = hint.trim().into();
+        }
+        _ => v["message"] = text.into(),
+    }
+    v.to_string()
 }
 
 /// Prints an error that reached `main` on stderr (`error: …`, or JSON with `--json`) and
@@ -137,6 +147,13 @@ mod tests {
         assert_eq!(
             v,
             serde_json::json!({"error": "usage", "message": "a \"b\"\n", "exit_code": 2})
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&json_error(1, "no such client; list them; or not")).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"error": "failed", "message": "no such client",
+                "hint": "list them; or not", "exit_code": 1})
         );
         assert_eq!(exit_code(&usage("x")), EXIT_USAGE);
         assert_eq!(exit_code(&anyhow::anyhow!("x")), EXIT_FAILURE);

@@ -4,7 +4,8 @@
 //! Errors travel as `anyhow::Error` and end here as `error: …` on stderr with exit status 1,
 //! or 2 when the command line, the configuration or the input is malformed. With `--json`
 //! anywhere on the command line, the error is one JSON object on stderr instead
-//! (`{"error":"usage"|"failed","message":"…","exit_code":2}`), clap's own usage errors too.
+//! (`{"error":"usage"|"failed","message":"…","hint":"…","exit_code":2}`; `hint` when the
+//! error says what to do), clap's usage errors too.
 
 mod commands;
 mod config;

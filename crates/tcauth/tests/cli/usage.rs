@@ -70,14 +70,28 @@ fn json_errors_are_json_on_stderr_with_the_same_exit_codes() {
         assert_eq!(v["exit_code"], code, "{args:?}: {v}");
         let message = v["message"].as_str().unwrap();
         assert!(!message.is_empty() && !message.starts_with("error:"), "{v}");
-        assert_eq!(v.as_object().unwrap().len(), 3, "{v}");
+        let members: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        assert!(
+            members == ["error", "exit_code", "message"]
+                || members == ["error", "exit_code", "hint", "message"],
+            "{v}"
+        );
     }
     let v = json_error(&env.fails(&["client", "list", "--json", "--bogus"], 2));
-    let m = v["message"].as_str().unwrap();
+    assert!(v["message"].as_str().unwrap().contains("--bogus"), "{v}");
     assert!(
-        m.contains("--bogus") && m.contains("usage: tcauth client list"),
-        "{m}"
+        v["hint"]
+            .as_str()
+            .unwrap()
+            .starts_with("usage: tcauth client list"),
+        "{v}"
     );
+    let v = json_error(&env.fails(&["client", "list", "--json", "--config", missing], 2));
+    assert!(
+        v["message"].as_str().unwrap().contains("missing.toml"),
+        "{v}"
+    );
+    assert_eq!(v["hint"], "check --config / TCAUTH_CONFIG", "{v}");
     // Help stays text, exit 0, with --json too.
     let out = env.run(&["client", "list", "--json", "--help"]);
     assert_eq!(out.status.code(), Some(0));
