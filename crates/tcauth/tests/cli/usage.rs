@@ -141,6 +141,12 @@ fn a_start_that_fails_validation_leaves_no_generated_secret() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("TCAUTH_OTP_WEBHOOK_SECRET"));
     assert!(!env.data().join("secret").exists());
+    // Nor does one that cannot listen (the port is taken): exit 1, the secret removed.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let err = env.fails(&["serve", "--listen", &listen], 1);
+    assert!(err.contains("cannot listen on"), "{err}");
+    assert!(!env.data().join("secret").exists());
     // A secret that was there before is kept.
     env.ok(&["keys", "rotate"]);
     let before = fs::read_to_string(env.data().join("secret")).unwrap();
