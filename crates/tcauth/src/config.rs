@@ -666,6 +666,32 @@ mod tests {
     }
 
     #[test]
+    fn listen_addresses() {
+        for ok in [
+            "127.0.0.1:8080",
+            "[::1]:8080",
+            "0.0.0.0:8080",
+            " 127.0.0.1:1 ",
+        ] {
+            assert!(parse_listen(ok).is_ok(), "{ok}");
+        }
+        let e = parse_listen("localhost:8081").unwrap_err();
+        assert!(
+            e.contains("127.0.0.1:8081") && e.contains("[::1]:8081"),
+            "{e}"
+        );
+        assert!(
+            e.contains("0.0.0.0:8081") && e.contains("not resolved"),
+            "{e}"
+        );
+        let e = parse_listen("8080").unwrap_err();
+        assert!(
+            e.contains("127.0.0.1:8080") && !e.contains("not resolved"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn errors_name_the_key() {
         let e = FileConfig::parse("lisen = \"x\"").unwrap_err();
         assert!(e.contains("lisen"), "{e}");
