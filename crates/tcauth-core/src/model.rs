@@ -98,6 +98,7 @@ impl UserStatus {
 
 /// A postal address (OpenID Connect Core §5.1.1), any part optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(expecting = "an object such as {\"locality\":\"Bengaluru\",\"postal_code\":\"560001\"}")]
 pub struct Address {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub street_address: Option<String>,

@@ -114,14 +114,15 @@ impl From<TokenError> for ApiError {
         match e {
             TokenError::EmptyParameters => ApiError::empty_parameters(),
             TokenError::UnsupportedGrantType(v) => {
+                // CONTRACT.md §1 row 6: the value cut to 64 characters, then JSON-escaped by
+                // the serializer (`"`, `\`, `\n`, `\u0001`), never replaced or dropped. RFC 6749
+                // §5.2 limits error_description to printable ASCII without `"` and `\`; the
+                // contract, which echoes what the client sent, wins.
                 let v: String = v.chars().take(64).collect();
                 ApiError::oauth(
                     S::BAD_REQUEST,
                     "unsupported_grant_type",
-                    &format!(
-                        "Grant type {} not supported",
-                        crate::form::printable(&v, 64)
-                    ),
+                    &format!("Grant type {v} not supported"),
                 )
             }
             TokenError::InvalidClient => ApiError::invalid_client(),

@@ -16,20 +16,20 @@ pub struct Need {
 /// The test PostgreSQL database (a role that may create schemas).
 pub const TEST_DATABASE_URL: Need = Need {
     var: "TCAUTH_TEST_DATABASE_URL",
-    set_to: "e.g. postgres://postgres@127.0.0.1:5432/test; .ci/run sets it",
+    set_to: "e.g. postgres://postgres@127.0.0.1:5432/test; scripts/test.sh finds or starts it",
 };
 
 /// The test Redis.
 pub const TEST_REDIS_URL: Need = Need {
     var: "TCAUTH_TEST_REDIS_URL",
-    set_to: "e.g. redis://127.0.0.1:6379/; .ci/run sets it",
+    set_to: "e.g. redis://127.0.0.1:6379/; scripts/test.sh finds or starts it",
 };
 
 /// The browser journeys in a real headless Chromium.
 pub const BROWSER_TESTS: Need = Need {
     var: "TCAUTH_BROWSER_TESTS",
     set_to: "to 1, with Debian's chromium and chromium-driver installed: apt-get install \
-             chromium chromium-driver; .ci/run sets it",
+             chromium chromium-driver; scripts/test.sh sets it when they are",
 };
 
 /// The test host names in `/etc/hosts` (`169.254.169.254 metadata.tcauth.test`: a name that
@@ -37,7 +37,7 @@ pub const BROWSER_TESTS: Need = Need {
 pub const TEST_HOSTS: Need = Need {
     var: "TCAUTH_TEST_HOSTS",
     set_to: "to 1 once /etc/hosts has the line `169.254.169.254 metadata.tcauth.test`; \
-             .ci/run adds it and sets the variable",
+             .ci/run adds it, scripts/test.sh then sets the variable",
 };
 
 /// The value of `need.var` (trimmed), or `None` after one loud `SKIPPED` line when it is

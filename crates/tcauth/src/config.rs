@@ -3,7 +3,7 @@
 //! puts the file under them and the defaults under the file.
 
 use crate::errors::usage;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
@@ -96,11 +96,12 @@ impl FileConfig {
             None if Path::new(DEFAULT_CONFIG).is_file() => PathBuf::from(DEFAULT_CONFIG),
             None => return Ok((FileConfig::default(), None)),
         };
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "cannot read config file {}; check --config / TCAUTH_CONFIG",
+        // A config file that cannot be read is a configuration fault: exit 2, as --help says.
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            usage(format!(
+                "cannot read config file {}: {e}; check --config / TCAUTH_CONFIG",
                 path.display()
-            )
+            ))
         })?;
         let config = FileConfig::parse(&text)
             .map_err(|e| usage(format!("config file {}: {e}", path.display())))?;
@@ -164,6 +165,32 @@ pub struct ServeOverrides {
     pub redis_url: Option<String>,
 }
 
+/// Parses a listen address: an IP address and a port. Host names (`localhost:8081`) are
+/// refused rather than resolved, since a name may resolve to several addresses (IPv4 and IPv6)
+/// and tcauth listens on exactly one; the message gives the accepted forms.
+pub fn parse_listen(value: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = value.trim().parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let port = value
+        .rsplit_once(':')
+        .map(|(_, p)| p)
+        .filter(|p| p.parse::<u16>().is_ok())
+        .unwrap_or("8080");
+    let host = value.rsplit_once(':').map_or(value, |(h, _)| h);
+    let name = if host.eq_ignore_ascii_case("localhost") {
+        format!(
+            "; host names are not resolved: for localhost use 127.0.0.1:{port} (or [::1]:{port})"
+        )
+    } else {
+        String::new()
+    };
+    Err(format!(
+        "{value:?} is not an IP address and port{name}. Accepted forms: 127.0.0.1:{port} (this \
+         machine), [::1]:{port} (IPv6), 0.0.0.0:{port} (every interface)"
+    ))
+}
+
 /// Builds and validates the server's settings.
 pub fn settings(
     file: &FileConfig,
@@ -174,11 +201,9 @@ pub fn settings(
     let mut s = Settings::new(secret);
     s.listen = match (overrides.listen, &file.listen) {
         (Some(l), _) => l,
-        (None, Some(l)) => l.parse().map_err(|_| {
-            usage(format!(
-                "config file: listen: {l:?} is not an address like 127.0.0.1:8080"
-            ))
-        })?,
+        (None, Some(l)) => {
+            parse_listen(l).map_err(|e| usage(format!("config file: listen: {e}")))?
+        }
         (None, None) => s.listen,
     };
     s.issuer = overrides
@@ -636,6 +661,32 @@ mod tests {
         let e = FileConfig::parse("callback_deny_networks = \"10.0.0.0/8\"").unwrap_err();
         assert!(
             e.contains("callback_deny_networks") || e.contains("sequence"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn listen_addresses() {
+        for ok in [
+            "127.0.0.1:8080",
+            "[::1]:8080",
+            "0.0.0.0:8080",
+            " 127.0.0.1:1 ",
+        ] {
+            assert!(parse_listen(ok).is_ok(), "{ok}");
+        }
+        let e = parse_listen("localhost:8081").unwrap_err();
+        assert!(
+            e.contains("127.0.0.1:8081") && e.contains("[::1]:8081"),
+            "{e}"
+        );
+        assert!(
+            e.contains("0.0.0.0:8081") && e.contains("not resolved"),
+            "{e}"
+        );
+        let e = parse_listen("8080").unwrap_err();
+        assert!(
+            e.contains("127.0.0.1:8080") && !e.contains("not resolved"),
             "{e}"
         );
     }

@@ -1,6 +1,8 @@
 //! How the binary fails: which exit code, and what the operator should do next.
 
+use std::ffi::OsString;
 use std::fmt;
+use std::process::ExitCode;
 use tcauth_store::StoreError;
 
 /// Exit status for success.
@@ -37,6 +39,74 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     }
 }
 
+/// Whether the command line asks for JSON (`--json` before any `--`): errors are then JSON too.
+pub fn json_requested(args: impl IntoIterator<Item = OsString>) -> bool {
+    args.into_iter()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
+/// The kind of an error as `--json` names it: `usage` (exit 2) or `failed` (exit 1).
+fn kind(code: u8) -> &'static str {
+    if code == EXIT_USAGE {
+        "usage"
+    } else {
+        "failed"
+    }
+}
+
+/// One JSON error object, as printed on stderr with `--json`: `error` (`usage` or `failed`),
+/// `message`, `exit_code`, and `hint` when the text says what to do after a `; ` (the form
+/// every error of this binary is written in: "what went wrong; what to do").
+pub fn json_error(code: u8, text: &str) -> String {
+    let mut v = serde_json::json!({"error": kind(code), "exit_code": code});
+    match text.split_once("; ") {
+        Some((message, hint)) if !message.is_empty() && !hint.trim().is_empty() => {
+            v["message"] = message.into();
+            v["hint"] = hint.trim().into();
+        }
+        _ => v["message"] = text.into(),
+    }
+    v.to_string()
+}
+
+/// Prints an error that reached `main` on stderr (`error: …`, or JSON with `--json`) and
+/// returns the exit status.
+pub fn report(err: &anyhow::Error, json: bool) -> u8 {
+    let code = exit_code(err);
+    if json {
+        eprintln!("{}", json_error(code, &format!("{err:#}")));
+    } else {
+        eprintln!("error: {err:#}");
+    }
+    code
+}
+
+/// A command line clap refused, or `--help` / `--version`: clap prints those itself (exit 0
+/// for help and version, 2 for a usage error); with `--json` a usage error is JSON on stderr.
+pub fn clap_error(e: clap::Error, json: bool) -> ExitCode {
+    use clap::error::ErrorKind;
+    let informational = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+    if !json || informational {
+        let _ = e.print();
+        return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+    }
+    let rendered = e.render().to_string();
+    let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or("invalid command line");
+    let message = first.strip_prefix("error: ").unwrap_or(first).trim();
+    let usage = lines
+        .find_map(|l| l.trim().strip_prefix("Usage: "))
+        .map(|u| format!("; usage: {u}"))
+        .unwrap_or_default();
+    eprintln!(
+        "{}",
+        json_error(EXIT_USAGE, &format!("{message}{usage}; see --help"))
+    );
+    ExitCode::from(EXIT_USAGE)
+}
+
 /// A store error with what to do about it.
 pub fn store_error(err: StoreError) -> anyhow::Error {
     let hint = match &err {
@@ -51,4 +121,41 @@ pub fn store_error(err: StoreError) -> anyhow::Error {
         }
     };
     anyhow::anyhow!("{err}; {hint}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_is_requested_before_a_double_dash_only() {
+        let args = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
+        assert!(json_requested(args(&[
+            "tcauth", "client", "list", "--json"
+        ])));
+        assert!(!json_requested(args(&["tcauth", "client", "list"])));
+        assert!(!json_requested(args(&["tcauth", "user", "--", "--json"])));
+        assert!(
+            !json_requested(args(&["--json", "client"])),
+            "argv[0] is the program"
+        );
+    }
+
+    #[test]
+    fn json_errors() {
+        let v: serde_json::Value = serde_json::from_str(&json_error(2, "a \"b\"\n")).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"error": "usage", "message": "a \"b\"\n", "exit_code": 2})
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&json_error(1, "no such client; list them; or not")).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"error": "failed", "message": "no such client",
+                "hint": "list them; or not", "exit_code": 1})
+        );
+        assert_eq!(exit_code(&usage("x")), EXIT_USAGE);
+        assert_eq!(exit_code(&anyhow::anyhow!("x")), EXIT_FAILURE);
+    }
 }

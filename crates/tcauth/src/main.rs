@@ -2,7 +2,10 @@
 //!
 //! This file holds the command tree and the dispatch; each command lives in `commands/`.
 //! Errors travel as `anyhow::Error` and end here as `error: …` on stderr with exit status 1,
-//! or 2 when the command line, the configuration or the input is malformed.
+//! or 2 when the command line, the configuration or the input is malformed. With `--json`
+//! anywhere on the command line, the error is one JSON object on stderr instead
+//! (`{"error":"usage"|"failed","message":"…","hint":"…","exit_code":2}`; `hint` when the
+//! error says what to do), clap's usage errors too.
 
 mod commands;
 mod config;
@@ -122,7 +125,11 @@ enum ConfigCommand {
 const GLOBAL_QUEUE_INTERVAL: u32 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let json = errors::json_requested(std::env::args_os());
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return errors::clap_error(e, json),
+    };
     init_logging(matches!(cli.command, Command::Serve(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         // Requests the store or the signing threads have finished with are woken from outside
@@ -136,16 +143,13 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(errors::EXIT_FAILURE);
+            let e = anyhow::anyhow!("cannot start the async runtime: {e}");
+            return ExitCode::from(errors::report(&e, json));
         }
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::from(errors::EXIT_OK),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(errors::exit_code(&e))
-        }
+        Err(e) => ExitCode::from(errors::report(&e, json)),
     }
 }
 

@@ -99,6 +99,23 @@ pub fn parse_database_url(url: &str) -> Result<Database> {
                  postgres://tcauth:PASSWORD@db.example:5432/tcauth",
             ));
         }
+        // Without a database name PostgreSQL would connect to the user's default database
+        // (`postgres`) and tcauth would migrate into it: refuse instead.
+        let (path_and_host, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let host_and_path = path_and_host
+            .rsplit_once('@')
+            .map_or(path_and_host, |(_, h)| h);
+        let db = host_and_path.split_once('/').map_or("", |(_, d)| d);
+        let db_in_query = query
+            .split('&')
+            .any(|kv| kv.strip_prefix("dbname=").is_some_and(|v| !v.is_empty()));
+        if db.is_empty() && !db_in_query {
+            return Err(usage(
+                "--database-url postgres:// names no database, so PostgreSQL would use the \
+                 `postgres` database: add /DBNAME after the host, e.g. \
+                 postgres://tcauth:PASSWORD@db.example:5432/tcauth",
+            ));
+        }
         return Ok(Database::Postgres(url.trim().to_string()));
     }
     let path = url
@@ -124,6 +141,8 @@ pub struct Context {
     pub config_path: Option<PathBuf>,
     pub data_dir: PathBuf,
     pub database: Database,
+    /// No data dir was given (flag, env or config file): `./tcauth-data` by default.
+    pub default_data_dir: bool,
 }
 
 impl Context {
@@ -131,11 +150,9 @@ impl Context {
     /// else the default.
     pub fn load(args: &StoreArgs) -> Result<Context> {
         let (file, config_path) = FileConfig::load(args.config.as_deref())?;
-        let data_dir = args
-            .data_dir
-            .clone()
-            .or_else(|| file.data_dir.clone())
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let given = args.data_dir.clone().or_else(|| file.data_dir.clone());
+        let default_data_dir = given.is_none();
+        let data_dir = given.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let database = match args
             .database_url
             .as_deref()
@@ -144,20 +161,50 @@ impl Context {
             Some(url) => parse_database_url(url)?,
             None => Database::Sqlite(data_dir.join(DB_FILE)),
         };
-        Ok(Context {
+        let ctx = Context {
             file,
             config_path,
             data_dir,
             database,
-        })
+            default_data_dir,
+        };
+        ctx.warn_if_new_default_store();
+        Ok(ctx)
     }
 
-    /// Makes sure an SQLite database's directory exists: the data dir (mode 0700) or, for a
-    /// database elsewhere, its parent directory.
+    /// Run from another directory, a command would make a new, empty `./tcauth-data` and work
+    /// on that instead of the real store: say so, and how to name the real one. Not refused,
+    /// as that is also how a first `tcauth migrate` or `tcauth serve` starts.
+    fn warn_if_new_default_store(&self) {
+        let in_data_dir =
+            matches!(&self.database, Database::Sqlite(p) if p.starts_with(&self.data_dir));
+        if self.default_data_dir && in_data_dir && !self.data_dir.exists() {
+            let here = std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|_| ".".into());
+            eprintln!(
+                "warning: no {} in {here}: creating a new, empty store there. If your store is \
+                 elsewhere, pass --data-dir DIR (or set TCAUTH_DATA_DIR, or --database-url)",
+                self.data_dir.display()
+            );
+        }
+    }
+
+    /// Makes sure an SQLite database's directory exists: the data dir is created (mode 0700);
+    /// the directory of a database elsewhere (`sqlite://PATH`) must exist already, since a
+    /// missing one is more often a typo than a wish.
     fn prepare(path: &Path, data_dir: &Path) -> Result<()> {
         match path.parent().filter(|p| !p.as_os_str().is_empty()) {
             Some(parent) if parent == data_dir => secret::ensure_data_dir(data_dir)?,
-            Some(parent) if !parent.exists() => secret::ensure_data_dir(parent)?,
+            Some(parent) if !parent.is_dir() => {
+                return Err(usage(format!(
+                    "the directory {} of --database-url sqlite://{} does not exist: create it \
+                     (mkdir -p {}) or correct the path",
+                    parent.display(),
+                    path.display(),
+                    parent.display()
+                )))
+            }
             _ => {}
         }
         Ok(())
@@ -273,6 +320,23 @@ mod tests {
         assert!(!e.to_string().contains("pw"));
         assert_eq!(exit_code(&e), 2);
         assert!(parse_database_url("sqlite://").is_err());
+        for no_db in [
+            "postgres://h:5432",
+            "postgres://h/",
+            "postgres://u:p/w@h:5432",
+            "postgresql://u@h/?sslmode=disable",
+        ] {
+            let e = parse_database_url(no_db).unwrap_err();
+            assert_eq!(exit_code(&e), 2, "{no_db}");
+            assert!(e.to_string().contains("add /DBNAME"), "{no_db}: {e}");
+        }
+        for ok in [
+            "postgres://h/db",
+            "postgres://h?dbname=db",
+            "postgres:///db?host=/run/postgresql",
+        ] {
+            assert!(parse_database_url(ok).is_ok(), "{ok}");
+        }
     }
 
     #[test]

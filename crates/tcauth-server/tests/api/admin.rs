@@ -744,3 +744,78 @@ async fn registration_refuses_profiles_it_cannot_mean() {
     let u = s.create_user_json(with("gender", json!("Other"))).await;
     assert_eq!(u["gender"], "other");
 }
+
+/// Issue 18: the five wrong JSON types an integrator hit, each a 400 naming its field (never
+/// `body`), compared as whole bodies (sent as raw text, so the columns are fixed).
+#[tokio::test]
+async fn wrong_json_types_name_the_field_exactly() {
+    let s = TestServer::start().await;
+    let post = |path: &'static str, body: &'static str| {
+        s.http
+            .post(s.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    for (path, body, field, description) in [
+        (
+            "/admin/v1/clients",
+            r#"{"name":123,"redirect_uris":["https://shop.example/cb"],"scopes":["openid"],"grant_types":["authorization_code"]}"#,
+            "name",
+            "name: invalid type: integer `123`, expected a string at line 1 column 11",
+        ),
+        (
+            "/admin/v1/clients",
+            r#"{"name":"Shop","redirect_uris":"https://shop.example/cb","scopes":["openid"],"grant_types":["authorization_code"]}"#,
+            "redirect_uris",
+            r#"redirect_uris: invalid type: string "https://shop.example/cb", expected a sequence at line 1 column 56"#,
+        ),
+        (
+            "/admin/v1/clients",
+            r#"{"name":"Shop","redirect_uris":["https://shop.example/cb"],"scopes":"openid","grant_types":["authorization_code"]}"#,
+            "scopes",
+            r#"scopes: invalid type: string "openid", expected a sequence at line 1 column 76"#,
+        ),
+        (
+            "/admin/v1/users",
+            r#"{"phone_number":919876543210}"#,
+            "phone_number",
+            "phone_number: invalid type: integer `919876543210`, expected a string at line 1 column 28",
+        ),
+        (
+            "/admin/v1/users",
+            r#"{"phone_number":"+919876543210","address":"x"}"#,
+            "address",
+            r#"address: invalid type: string "x", expected an object such as {"locality":"Bengaluru","postal_code":"560001"} at line 1 column 45"#,
+        ),
+    ] {
+        let r = post(path, body).await.unwrap();
+        let (st, h, v) = json_of(r).await;
+        assert_json_content_type(&h);
+        assert_eq!(
+            (st, v),
+            (
+                400,
+                json!({"error": "invalid_request", "field": field, "error_description": description})
+            ),
+            "{body}"
+        );
+    }
+    // PATCH of a client names the same fields.
+    let good = json!({"name": "Shop", "redirect_uris": [REDIRECT_URI], "scopes": ["openid"],
+        "grant_types": ["authorization_code"]});
+    let (_, _, c) = json_of(s.admin("POST", "/admin/v1/clients", Some(good)).await).await;
+    let path = format!("/admin/v1/clients/{}", c["client_id"].as_str().unwrap());
+    for (field, value) in [
+        ("name", json!(123)),
+        ("redirect_uris", json!("https://shop.example/cb")),
+        ("scopes", json!("openid")),
+    ] {
+        let r = s.admin("PATCH", &path, Some(json!({ field: value }))).await;
+        assert_field_error(r, field).await;
+    }
+    // The refused bodies created nothing, and PATCH changed nothing.
+    let (_, _, list) = json_of(s.admin("GET", "/admin/v1/clients", None).await).await;
+    assert_eq!(list["clients"], json!([c]), "{list}");
+}

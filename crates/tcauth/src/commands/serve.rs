@@ -2,6 +2,7 @@
 
 use crate::config::{settings, ServeOverrides};
 use crate::errors::usage;
+use crate::secret::SecretSource;
 use crate::store::{Context, StoreArgs};
 use anyhow::{Context as _, Result};
 use clap::Args;
@@ -10,7 +11,7 @@ use std::net::SocketAddr;
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080]
-    #[arg(long, env = "TCAUTH_LISTEN", value_name = "ADDR")]
+    #[arg(long, env = "TCAUTH_LISTEN", value_name = "ADDR", value_parser = crate::config::parse_listen)]
     pub listen: Option<SocketAddr>,
 
     /// Public base URL, the `iss` of tokens, without a trailing slash [default: http://<listen>]
@@ -44,13 +45,69 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         }
     };
     let (secret, source) = ctx.secret()?;
+    // A start that fails before serving leaves no secret it generated behind.
+    let generated = match &source {
+        SecretSource::File(path, true) => Some(path.clone()),
+        _ => None,
+    };
+    let started = start(
+        &ctx,
+        args.listen,
+        args.issuer,
+        args.redis_url,
+        admin_token,
+        secret,
+    )
+    .await;
+    let (settings, store, listener) = match started {
+        Ok(s) => s,
+        Err(e) => {
+            if let Some(path) = generated {
+                if let Err(rm) = std::fs::remove_file(&path) {
+                    tracing::warn!(
+                        "cannot remove the secret generated at {}: {rm}",
+                        path.display()
+                    );
+                }
+            }
+            return Err(e);
+        }
+    };
+    let local = listener.local_addr().unwrap_or(settings.listen);
+    tracing::info!(
+        "tcauth {} listening on http://{local}, issuer {}, store {}, secret from {source}, admin API {}",
+        env!("CARGO_PKG_VERSION"),
+        settings.issuer,
+        ctx.database,
+        if settings.admin_token.is_some() { "on" } else { "off (no TCAUTH_ADMIN_TOKEN)" },
+    );
+    tcauth_server::serve(listener, settings, store, shutdown_signal())
+        .await
+        .context("the server stopped with an error")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Validates the settings, opens the store and binds the listener.
+async fn start(
+    ctx: &Context,
+    listen: Option<SocketAddr>,
+    issuer: Option<String>,
+    redis_url: Option<String>,
+    admin_token: Option<String>,
+    secret: tcauth_server::Secret,
+) -> Result<(
+    tcauth_server::Settings,
+    std::sync::Arc<dyn tcauth_store::Store>,
+    tokio::net::TcpListener,
+)> {
     let overrides = ServeOverrides {
-        listen: args.listen,
-        issuer: args.issuer,
+        listen,
+        issuer,
         otp_webhook_url: env_var("TCAUTH_OTP_WEBHOOK_URL")?,
         otp_webhook_secret: env_var("TCAUTH_OTP_WEBHOOK_SECRET")?
             .map(|s| tcauth_server::Secret(s.into_bytes())),
-        redis_url: args.redis_url.clone(),
+        redis_url,
     };
     let settings = settings(&ctx.file, &overrides, secret, admin_token)?;
     if settings.listen.ip().is_unspecified() && settings.issuer.contains("://0.0.0.0") {
@@ -70,19 +127,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
                 settings.listen
             )
         })?;
-    let local = listener.local_addr().unwrap_or(settings.listen);
-    tracing::info!(
-        "tcauth {} listening on http://{local}, issuer {}, store {}, secret from {source}, admin API {}",
-        env!("CARGO_PKG_VERSION"),
-        settings.issuer,
-        ctx.database,
-        if settings.admin_token.is_some() { "on" } else { "off (no TCAUTH_ADMIN_TOKEN)" },
-    );
-    tcauth_server::serve(listener, settings, store, shutdown_signal())
-        .await
-        .context("the server stopped with an error")?;
-    tracing::info!("stopped");
-    Ok(())
+    Ok((settings, store, listener))
 }
 
 /// A non-empty environment variable, or `None`.

@@ -15,6 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_tcauth");
 mod clients;
 mod postgres;
 mod profile;
+mod usage;
 mod users;
 
 /// A temporary working directory with a data dir inside.
@@ -493,7 +494,7 @@ fn config_example_parses_and_is_accepted() {
     );
     let err = env.fails(&["migrate", "--config", &bad], 2);
     assert!(err.contains("sweep_intervall"), "{err}");
-    let err = env.fails(&["migrate", "--config", "nope.toml"], 1);
+    let err = env.fails(&["migrate", "--config", "nope.toml"], 2);
     assert!(err.contains("nope.toml"), "{err}");
 }
 

@@ -83,19 +83,41 @@ async fn row6_value_is_cut_to_64_characters_and_json_escaped() {
 }
 
 #[tokio::test]
-async fn row6_description_has_no_cr_lf_tab() {
-    // Checklist T12. CONTRACT.md says "JSON-escaped", which would keep a newline as `\n`;
-    // the checklist forbids CR/LF/TAB in error_description. We require the latter.
+async fn row6_control_characters_are_json_escaped_not_replaced() {
+    // CONTRACT.md §1 row 6: cut to 64 characters, then JSON-escaped. RFC 6749 §5.2 would keep
+    // error_description to printable ASCII without `"` and `\`; the contract wins, so the
+    // value the client sent reads back exactly from the JSON.
     let s = TestServer::start().await;
-    let r = s.token(&[("grant_type", "a\r\nb\tc")]).await;
-    let (st, _, v) = json_of(r).await;
-    assert_eq!(st, 400);
-    assert_eq!(v["error"], "unsupported_grant_type");
-    let d = v["error_description"].as_str().unwrap();
-    assert!(!d.contains(['\r', '\n', '\t']), "{d:?}");
-    assert!(
-        d.starts_with("Grant type a") && d.ends_with("c not supported"),
-        "{d:?}"
+    for (sent, body) in [
+        (
+            "a\r\nb\tc",
+            r#"{"error":"unsupported_grant_type","error_description":"Grant type a\r\nb\tc not supported"}"#,
+        ),
+        (
+            "\u{1}x\"\\",
+            r#"{"error":"unsupported_grant_type","error_description":"Grant type \u0001x\"\\ not supported"}"#,
+        ),
+    ] {
+        let r = s.token(&[("grant_type", sent)]).await;
+        assert_eq!(r.status(), 400);
+        let text = r.text().await.unwrap();
+        assert_eq!(text, body, "{sent:?}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            v["error_description"],
+            format!("Grant type {sent} not supported")
+        );
+    }
+    // Cut first (64 characters, a newline among them), escaped after: nothing dropped.
+    let sent = format!("{}\n{}", "n".repeat(63), "z".repeat(10));
+    let r = s.token(&[("grant_type", &sent)]).await;
+    let text = r.text().await.unwrap();
+    assert_eq!(
+        text,
+        format!(
+            r#"{{"error":"unsupported_grant_type","error_description":"Grant type {}\n not supported"}}"#,
+            "n".repeat(63)
+        )
     );
 }
 
