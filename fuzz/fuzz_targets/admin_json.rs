@@ -108,6 +108,7 @@ fn client() -> Client {
         callback_salt: None,
         package_name: None,
         updated_at_ms: 5,
+        mode: tcauth_core::model::ClientMode::Live,
     }
 }
 

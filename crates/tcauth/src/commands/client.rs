@@ -157,6 +157,10 @@ pub struct CreateArgs {
     /// The Android package name of the app (SDK v2.8 signed profiles), e.g. com.example.app
     #[arg(long, value_name = "NAME")]
     pub package_name: Option<String>,
+    /// test: signs in only its registered test numbers, with their fixed codes (see
+    /// `tcauth client test-number`); live (the default): every number
+    #[arg(long, value_name = "test|live")]
+    pub mode: Option<String>,
     /// Print the new client as JSON
     #[arg(long)]
     pub json: bool,
@@ -378,6 +382,7 @@ async fn create(ctx: &Context, a: CreateArgs) -> Result<()> {
         branding: None,
         callback_url: a.callback_url,
         package_name: a.package_name,
+        mode: a.mode,
     };
     let mut client = new
         .validate(new_client_id(), now())
