@@ -175,7 +175,7 @@ pub trait Store: Send + Sync + 'static {
     async fn set_client_live(&self, client_id: &str, now_ms: i64) -> Result<bool>;
 
     // --- test numbers (CONTRACT.md §11) ---------------------------------------------------
-    /// Registers the test number, or gives an existing one its new code. Returns whether the
+    /// Registers the test number, or gives an existing one its new code (and `created_at`). Returns whether the
     /// client exists (nothing is written if not).
     async fn put_test_number(&self, test_number: &TestNumber) -> Result<bool>;
     /// The client's test numbers, ordered by number.

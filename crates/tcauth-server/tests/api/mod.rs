@@ -13,6 +13,7 @@ mod profiles;
 mod refresh;
 mod revoke;
 mod robustness;
+mod test_mode;
 mod third_party;
 mod token;
 mod userinfo;

@@ -140,7 +140,7 @@ pub(super) async fn put_test_number(c: &Object, t: &TestNumber) -> Result<bool> 
         "INSERT INTO test_numbers (",
         test_number_cols!(),
         ") SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM clients WHERE client_id = $1) \
-         ON CONFLICT (client_id, phone_e164) DO UPDATE SET otp = excluded.otp"
+         ON CONFLICT (client_id, phone_e164) DO UPDATE SET otp = excluded.otp, created_at = excluded.created_at"
     );
     let n = exec(
         c,

@@ -53,7 +53,7 @@ pub(super) fn put_test_number(c: &Connection, t: &TestNumber) -> Result<bool> {
             "INSERT INTO test_numbers (",
             test_number_cols!(),
             ") VALUES (?1, ?2, ?3, ?4) ON CONFLICT (client_id, phone_e164) \
-             DO UPDATE SET otp = excluded.otp"
+             DO UPDATE SET otp = excluded.otp, created_at = excluded.created_at"
         ),
         params![t.client_id, t.phone_e164, t.otp, t.created_at],
     )?;
