@@ -45,6 +45,11 @@ pub fn send_failed(retry_after: u64) -> ApiError {
     }
 }
 
+/// A test client's number that is not one of its test numbers (CONTRACT.md §11).
+pub fn not_registered() -> ApiError {
+    error(StatusCode::FORBIDDEN, crate::otp::NOT_REGISTERED)
+}
+
 /// `phoneNumber` (a string: national with `countryCode`, or international) and the optional
 /// `countryCode` (ISO 3166 alpha-2).
 fn phone_of(obj: &Map<String, Value>) -> Result<Phone, ApiError> {
@@ -79,6 +84,7 @@ async fn run(
             &phone,
             peer.ip(),
             id,
+            client.mode,
             id,
         )
         .await
@@ -107,5 +113,6 @@ async fn run(
         Err(StartError::LimitsUnavailable) => Err(unavailable().into()),
         Err(StartError::Store(e)) => Err(e.into()),
         Err(StartError::Send { retry_after }) => Err(send_failed(retry_after).into()),
+        Err(StartError::NotRegistered) => Err(not_registered().into()),
     }
 }
