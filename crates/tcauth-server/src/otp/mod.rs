@@ -78,6 +78,13 @@ pub trait OtpSender: Send + Sync {
     async fn send(&self, msg: &OtpMessage) -> Result<(), SendError>;
 }
 
+/// The client a code is asked for, and its mode (CONTRACT.md §11).
+#[derive(Debug, Clone, Copy)]
+pub struct ForClient<'a> {
+    pub client_id: &'a str,
+    pub mode: ClientMode,
+}
+
 /// A code sent: the challenge id to check it against later.
 #[derive(Debug, Clone)]
 pub struct Started {
@@ -167,7 +174,7 @@ impl OtpService {
     /// every other check has passed. The challenge is durable before the code leaves; if
     /// storing fails the send is refunded, if sending fails the challenge is withdrawn.
     ///
-    /// For a client in test `mode` (CONTRACT.md §11) the number must be one of its test
+    /// For a client in test mode (CONTRACT.md §11) the number must be one of its test
     /// numbers, else [`StartError::NotRegistered`] before anything is charged; for a test
     /// number the code is its fixed one and nothing goes through the sender. Every other rule
     /// (limits, attempts, expiry, single use) is the same.
@@ -177,10 +184,10 @@ impl OtpService {
         purpose: OtpPurpose,
         phone: &Phone,
         ip: IpAddr,
-        client_id: &str,
-        mode: ClientMode,
+        client: ForClient<'_>,
         binding: &str,
     ) -> Result<Started, StartError> {
+        let ForClient { client_id, mode } = client;
         let fixed = match mode {
             ClientMode::Live => None,
             ClientMode::Test => {

@@ -104,8 +104,7 @@ impl LoginCodes for Service<'_> {
                 OtpPurpose::Login,
                 phone,
                 ip,
-                client_id,
-                mode,
+                otp::ForClient { client_id, mode },
                 binding,
             )
             .await

@@ -10,7 +10,7 @@ use super::{
     admit, error, json_object, partner, respond, too_many_requests, unavailable, VerificationError,
 };
 use crate::error::{json_response, ApiError};
-use crate::otp::StartError;
+use crate::otp::{ForClient, StartError};
 use crate::state::App;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
@@ -83,8 +83,10 @@ async fn run(
             OtpPurpose::Verification,
             &phone,
             peer.ip(),
-            id,
-            client.mode,
+            ForClient {
+                client_id: id,
+                mode: client.mode,
+            },
             id,
         )
         .await
