@@ -47,13 +47,19 @@ async fn clients_are_live_unless_created_in_test_mode_and_every_view_shows_it() 
     let (st, shown) = call(&s, "GET", &format!("/admin/v1/clients/{id}"), None).await;
     assert_eq!((st, &shown["mode"]), (200, &json!("test")));
     let (_, list) = call(&s, "GET", "/admin/v1/clients", None).await;
-    let modes: Vec<&str> = list["clients"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["mode"].as_str().unwrap())
-        .collect();
-    assert_eq!(modes, ["live", "test", "live"]);
+    // Listed by creation time then id: these three may share a second, so look each up.
+    let mode_of = |c: &Value| {
+        let found = list["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["client_id"] == c["client_id"]);
+        found.unwrap()["mode"].as_str().unwrap().to_string()
+    };
+    assert_eq!(
+        [mode_of(&live), mode_of(&test), mode_of(&explicit)],
+        ["live", "test", "live"]
+    );
 
     for bad in [json!("prod"), json!(1), json!(""), json!("TEST")] {
         let mut v = base();
