@@ -275,3 +275,34 @@ async fn a_locked_database_is_unavailable() {
     store.create_client(&suite::client("b", 2)).await.unwrap();
     assert_eq!(store.list_clients().await.unwrap().len(), 2);
 }
+
+/// A database of schema version 5 with a client: migration 0006 makes it live, with no test
+/// numbers (existing clients and integrations keep working).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clients_of_a_version_5_database_are_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tcauth.db");
+    {
+        let db = raw(&path);
+        for sql in [
+            include_str!("../migrations/sqlite/0001_init.sql"),
+            include_str!("../migrations/sqlite/0002_otp.sql"),
+            include_str!("../migrations/sqlite/0003_client_branding.sql"),
+            include_str!("../migrations/sqlite/0004_finished_interactions.sql"),
+            include_str!("../migrations/sqlite/0005_mobile_websites.sql"),
+        ] {
+            db.execute_batch(sql).unwrap();
+        }
+        db.pragma_update(None, "user_version", 5).unwrap();
+        db.execute_batch(
+            "INSERT INTO clients VALUES ('old', 'Old', '[\"https://old.example/cb\"]', 'openid', \
+             '[\"authorization_code\"]', NULL, NULL, 1, NULL, 'k-old', NULL, NULL, NULL, 1000);",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(user_version(&path), i64::from(SqliteStore::SCHEMA_VERSION));
+    let c = store.get_client("old").await.unwrap().unwrap();
+    assert_eq!(c.mode, tcauth_core::model::ClientMode::Live);
+    assert!(store.list_test_numbers("old").await.unwrap().is_empty());
+}
