@@ -27,6 +27,7 @@ const CLIENT: &[&str] = &[
     "rate_limit.burst",
     "callback_url",
     "package_name",
+    "mode",
 ];
 const USER: &[&str] = &[
     "phone_number",
