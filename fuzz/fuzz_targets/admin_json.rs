@@ -27,6 +27,7 @@ const CLIENT: &[&str] = &[
     "rate_limit.burst",
     "callback_url",
     "package_name",
+    "mode",
 ];
 const USER: &[&str] = &[
     "phone_number",
@@ -108,6 +109,7 @@ fn client() -> Client {
         callback_salt: None,
         package_name: None,
         updated_at_ms: 5,
+        mode: tcauth_core::model::ClientMode::Live,
     }
 }
 

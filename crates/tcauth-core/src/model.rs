@@ -64,9 +64,65 @@ pub struct Client {
     /// Unix milliseconds of the last change; each change moves it forward by at least 1 ms,
     /// so nodes that poll it see every change (`Store::clients_revision`).
     pub updated_at_ms: i64,
+    /// `test` or `live` (CONTRACT.md §11): a test client signs in only its registered test
+    /// numbers. Only ever moves from test to live (`Store::set_client_live`).
+    pub mode: ClientMode,
+}
+
+/// A client's mode (CONTRACT.md §11). `Live` unless created with `"mode":"test"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientMode {
+    Test,
+    #[default]
+    Live,
+}
+
+impl ClientMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientMode::Test => "test",
+            ClientMode::Live => "live",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "test" => Some(ClientMode::Test),
+            "live" => Some(ClientMode::Live),
+            _ => None,
+        }
+    }
+}
+
+/// A registered test number of a test client (CONTRACT.md §11): signing in with it sends no
+/// message, and `otp` is its one-time code. A test fixture, not a secret, but never logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TestNumber {
+    pub client_id: String,
+    /// E.164.
+    pub phone_e164: String,
+    /// Exactly 6 digits.
+    pub otp: String,
+    pub created_at: UnixTime,
+}
+
+impl std::fmt::Debug for TestNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestNumber")
+            .field("client_id", &self.client_id)
+            .field("phone_e164", &self.phone_e164)
+            .field("otp", &"…")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
 }
 
 impl Client {
+    pub fn is_test(&self) -> bool {
+        self.mode == ClientMode::Test
+    }
+
     pub fn allows_grant(&self, g: GrantType) -> bool {
         self.grant_types.contains(&g)
     }

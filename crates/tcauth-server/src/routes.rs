@@ -8,7 +8,7 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use axum::response::Response;
-use axum::routing::{any, get, post, put};
+use axum::routing::{any, delete, get, post, put};
 use axum::Router;
 use std::time::Instant;
 
@@ -31,6 +31,18 @@ pub fn router(app: App) -> Router {
         .route(
             "/admin/v1/clients/{client_id}/branding",
             put(admin::clients::set_branding).delete(admin::clients::clear_branding),
+        )
+        .route(
+            "/admin/v1/clients/{client_id}/live",
+            post(admin::clients::go_live),
+        )
+        .route(
+            "/admin/v1/clients/{client_id}/test-numbers",
+            post(admin::clients::add_test_number).get(admin::clients::list_test_numbers),
+        )
+        .route(
+            "/admin/v1/clients/{client_id}/test-numbers/{phone_number}",
+            delete(admin::clients::remove_test_number),
         )
         .route(
             "/admin/v1/users",

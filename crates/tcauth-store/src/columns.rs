@@ -6,7 +6,7 @@
 macro_rules! client_cols {
     () => {
         "client_id, name, redirect_uris, scopes, grant_types, rate_per_second, rate_burst, \
-         created_at, branding, app_key, callback_url, callback_salt, package_name, updated_at_ms"
+         created_at, branding, app_key, callback_url, callback_salt, package_name, updated_at_ms, mode"
     };
 }
 macro_rules! user_cols {
@@ -54,7 +54,12 @@ macro_rules! delivery_cols {
          next_attempt_at_ms, expires_at, created_at, delivered_at"
     };
 }
+macro_rules! test_number_cols {
+    () => {
+        "client_id, phone_e164, otp, created_at"
+    };
+}
 pub(crate) use {
     access_cols, client_cols, code_cols, delivery_cols, key_cols, otp_cols, refresh_cols,
-    user_cols, vt_cols,
+    test_number_cols, user_cols, vt_cols,
 };

@@ -18,7 +18,7 @@
 use async_trait::async_trait;
 use tcauth_core::model::{
     AccessToken, AttemptOutcome, AuthCode, Branding, CallbackDelivery, Client, IssuedTokens,
-    OtpChallenge, RefreshToken, SigningKeyRecord, User, UserStatus, VerificationToken,
+    OtpChallenge, RefreshToken, SigningKeyRecord, TestNumber, User, UserStatus, VerificationToken,
 };
 use tcauth_core::secret::TokenHash;
 
@@ -169,6 +169,20 @@ pub trait Store: Send + Sync + 'static {
     /// A value that changes whenever a client is created, changed or deleted: the number of
     /// clients and the latest `updated_at_ms`. Nodes poll it to pick up changes quickly.
     async fn clients_revision(&self) -> Result<(i64, i64)>;
+    /// Moves a test client to live (CONTRACT.md §11), moving `updated_at_ms` forward to
+    /// `now_ms` (at least 1 ms). Returns whether it moved: `false` if the client does not exist
+    /// or is already live. Nothing moves a client back to test.
+    async fn set_client_live(&self, client_id: &str, now_ms: i64) -> Result<bool>;
+
+    // --- test numbers (CONTRACT.md §11) ---------------------------------------------------
+    /// Registers the test number, or gives an existing one its new code (and `created_at`). Returns whether the
+    /// client exists (nothing is written if not).
+    async fn put_test_number(&self, test_number: &TestNumber) -> Result<bool>;
+    /// The client's test numbers, ordered by number.
+    async fn list_test_numbers(&self, client_id: &str) -> Result<Vec<TestNumber>>;
+    async fn get_test_number(&self, client_id: &str, e164: &str) -> Result<Option<TestNumber>>;
+    /// Returns whether a test number was deleted.
+    async fn delete_test_number(&self, client_id: &str, e164: &str) -> Result<bool>;
 
     // --- users ---------------------------------------------------------------------------
     /// `Conflict` if the phone number (or sub) is taken.

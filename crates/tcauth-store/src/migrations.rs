@@ -33,6 +33,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_client_branding"),
     migration!(4, "0004_finished_interactions"),
     migration!(5, "0005_mobile_websites"),
+    migration!(6, "0006_test_mode"),
 ];
 
 /// The schema version this build migrates to.

@@ -168,6 +168,7 @@ fn expected_versions() -> Vec<(i32, String)> {
         "0003_client_branding",
         "0004_finished_interactions",
         "0005_mobile_websites",
+        "0006_test_mode",
     ]
     .iter()
     .enumerate()
@@ -195,8 +196,8 @@ async fn migrate_is_versioned_and_idempotent() {
         .unwrap()
         .get(0);
     assert_eq!(
-        tables, 11,
-        "10 tables and tcauth_schema, all in the test schema"
+        tables, 12,
+        "11 tables and tcauth_schema, all in the test schema"
     );
 
     // connect on a migrated database, then migrate again: nothing to do.

@@ -203,15 +203,16 @@ async fn corrupt_rows_are_internal_errors() {
     let store = SqliteStore::open(&path).unwrap();
     let db = raw(&path);
     db.execute_batch(
-        "INSERT INTO clients VALUES ('bad-scope', 'x', '[]', 'openid admin', '[]', NULL, NULL, 1, NULL, 'k-bad-scope', NULL, NULL, NULL, 0);
-         INSERT INTO clients VALUES ('bad-json', 'x', 'not json', 'openid', '[]', NULL, NULL, 2, NULL, 'k-bad-json', NULL, NULL, NULL, 0);
-         INSERT INTO clients VALUES ('bad-grant', 'x', '[]', 'openid', '[\"implicit\"]', NULL, NULL, 3, NULL, 'k-bad-grant', NULL, NULL, NULL, 0);
-         INSERT INTO clients VALUES ('bad-rate', 'x', '[]', 'openid', '[]', -1, 5, 4, NULL, 'k-bad-rate', NULL, NULL, NULL, 0);
-         INSERT INTO clients VALUES ('half-rate', 'x', '[]', 'openid', '[]', 1, NULL, 5, NULL, 'k-half-rate', NULL, NULL, NULL, 0);
-         INSERT INTO clients VALUES ('bad-branding', 'x', '[]', 'openid', '[]', NULL, NULL, 6, '{\"heading\":\"hi\"}', 'k-bad-branding', NULL, NULL, NULL, 0);
+        "INSERT INTO clients VALUES ('bad-scope', 'x', '[]', 'openid admin', '[]', NULL, NULL, 1, NULL, 'k-bad-scope', NULL, NULL, NULL, 0, 'live');
+         INSERT INTO clients VALUES ('bad-json', 'x', 'not json', 'openid', '[]', NULL, NULL, 2, NULL, 'k-bad-json', NULL, NULL, NULL, 0, 'live');
+         INSERT INTO clients VALUES ('bad-grant', 'x', '[]', 'openid', '[\"implicit\"]', NULL, NULL, 3, NULL, 'k-bad-grant', NULL, NULL, NULL, 0, 'live');
+         INSERT INTO clients VALUES ('bad-rate', 'x', '[]', 'openid', '[]', -1, 5, 4, NULL, 'k-bad-rate', NULL, NULL, NULL, 0, 'live');
+         INSERT INTO clients VALUES ('half-rate', 'x', '[]', 'openid', '[]', 1, NULL, 5, NULL, 'k-half-rate', NULL, NULL, NULL, 0, 'live');
+         INSERT INTO clients VALUES ('bad-branding', 'x', '[]', 'openid', '[]', NULL, NULL, 6, '{\"heading\":\"hi\"}', 'k-bad-branding', NULL, NULL, NULL, 0, 'live');
          INSERT INTO users VALUES (1, '+911', 'IN', 1, NULL, NULL, NULL, NULL, NULL, NULL, 'frozen', 1);
          INSERT INTO users VALUES (2, '+912', 'IN', 1, NULL, NULL, NULL, NULL, NULL, '[1,2]', 'active', 1);
          PRAGMA ignore_check_constraints = ON;
+         INSERT INTO clients VALUES ('bad-mode', 'x', '[]', 'openid', '[]', NULL, NULL, 7, NULL, 'k-bad-mode', NULL, NULL, NULL, 0, 'staging');
          INSERT INTO access_tokens VALUES (x'0102', 'f', 'c', 1, 'openid', 1, 2, 0);",
     )
     .unwrap();
@@ -223,6 +224,7 @@ async fn corrupt_rows_are_internal_errors() {
         "bad-rate",
         "half-rate",
         "bad-branding",
+        "bad-mode",
     ] {
         assert!(
             matches!(store.get_client(id).await, Err(StoreError::Internal(_))),
@@ -272,4 +274,35 @@ async fn a_locked_database_is_unavailable() {
 
     store.create_client(&suite::client("b", 2)).await.unwrap();
     assert_eq!(store.list_clients().await.unwrap().len(), 2);
+}
+
+/// A database of schema version 5 with a client: migration 0006 makes it live, with no test
+/// numbers (existing clients and integrations keep working).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clients_of_a_version_5_database_are_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tcauth.db");
+    {
+        let db = raw(&path);
+        for sql in [
+            include_str!("../migrations/sqlite/0001_init.sql"),
+            include_str!("../migrations/sqlite/0002_otp.sql"),
+            include_str!("../migrations/sqlite/0003_client_branding.sql"),
+            include_str!("../migrations/sqlite/0004_finished_interactions.sql"),
+            include_str!("../migrations/sqlite/0005_mobile_websites.sql"),
+        ] {
+            db.execute_batch(sql).unwrap();
+        }
+        db.pragma_update(None, "user_version", 5).unwrap();
+        db.execute_batch(
+            "INSERT INTO clients VALUES ('old', 'Old', '[\"https://old.example/cb\"]', 'openid', \
+             '[\"authorization_code\"]', NULL, NULL, 1, NULL, 'k-old', NULL, NULL, NULL, 1000);",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(user_version(&path), i64::from(SqliteStore::SCHEMA_VERSION));
+    let c = store.get_client("old").await.unwrap().unwrap();
+    assert_eq!(c.mode, tcauth_core::model::ClientMode::Live);
+    assert!(store.list_test_numbers("old").await.unwrap().is_empty());
 }

@@ -23,6 +23,8 @@ pub struct ClientView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
     pub created_at: i64,
+    /// `test` or `live` (CONTRACT.md §11).
+    pub mode: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub branding: Option<&'a Branding>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -51,6 +53,7 @@ impl<'a> From<&'a Client> for ClientView<'a> {
             grant_types: c.grant_types.iter().map(|g| g.as_str()).collect(),
             rate_limit: c.rate_limit,
             created_at: c.created_at,
+            mode: c.mode.as_str(),
             branding: c.branding.as_ref(),
             callback_url: c.callback_url.as_deref(),
             package_name: c.package_name.as_deref(),
@@ -68,7 +71,8 @@ pub fn client_text(c: &Client) -> String {
     let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
     let mut text = format!(
         "client_id:     {}\napp_key:       {}\nname:          {}\nredirect_uris: {}\n\
-         scopes:        {}\ngrant_types:   {}\nrate_limit:    {}\ncreated_at:    {}\n",
+         scopes:        {}\ngrant_types:   {}\nrate_limit:    {}\ncreated_at:    {}\n\
+         mode:          {}\n",
         c.client_id,
         c.app_key,
         c.name,
@@ -77,6 +81,7 @@ pub fn client_text(c: &Client) -> String {
         grants.join(" "),
         rate,
         timestamp(c.created_at),
+        c.mode.as_str(),
     );
     if let Some(b) = &c.branding {
         text.push_str(&format!(

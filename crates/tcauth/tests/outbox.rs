@@ -38,6 +38,7 @@ pub async fn client_with_callback(store: &dyn Store, url: &str) -> Client {
         callback_salt: Some(new_id()),
         package_name: None,
         updated_at_ms: now * 1000,
+        mode: tcauth_core::model::ClientMode::Live,
     };
     store.create_client(&c).await.unwrap();
     c

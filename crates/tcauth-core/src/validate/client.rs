@@ -2,7 +2,7 @@
 //! check each field with the same function, so a field has one rule whichever way it comes.
 
 use super::*;
-use crate::model::{Client, GrantType, RateLimit, UnixTime};
+use crate::model::{Client, ClientMode, GrantType, RateLimit, UnixTime};
 use crate::scope::ScopeSet;
 use crate::secret::new_id;
 use serde::{Deserialize, Deserializer};
@@ -29,6 +29,9 @@ pub struct NewClient {
     /// CONTRACT.md §10.
     #[serde(default)]
     pub package_name: Option<String>,
+    /// CONTRACT.md §11: `"test"` or `"live"` (the default).
+    #[serde(default)]
+    pub mode: Option<String>,
 }
 
 /// The fields `PATCH /admin/v1/clients/{id}` may change; absent fields stay. `callback_url`,
@@ -57,6 +60,15 @@ fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
+}
+
+/// A new client's mode: `"test"` or `"live"`; absent is live.
+fn mode(m: Option<&str>) -> Result<ClientMode, FieldError> {
+    match m {
+        None => Ok(ClientMode::Live),
+        Some(s) => ClientMode::parse(s)
+            .ok_or_else(|| FieldError::new("mode", "must be \"test\" or \"live\"")),
+    }
 }
 
 /// A new client's app key: 128 random bits, hex (Truecaller's `appKey`/`partnerKey`).
@@ -90,6 +102,7 @@ impl NewClient {
             callback_url,
             package_name: package_name(self.package_name)?,
             updated_at_ms: now.saturating_mul(1000),
+            mode: mode(self.mode.as_deref())?,
         })
     }
 }
@@ -242,4 +255,46 @@ pub fn check_package_name(p: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The fixed one-time code of a test number given without one (CONTRACT.md §11).
+pub const DEFAULT_TEST_OTP: &str = "000000";
+
+/// A test number as an operator registers it: `otp` defaults to [`DEFAULT_TEST_OTP`].
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTestNumber {
+    pub phone_number: String,
+    #[serde(default)]
+    pub otp: Option<String>,
+}
+
+impl std::fmt::Debug for NewTestNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewTestNumber")
+            .field("phone_number", &self.phone_number)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NewTestNumber {
+    /// The phone number normalised to E.164 and the code checked (exactly 6 ASCII digits).
+    pub fn validate(
+        self,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<crate::model::TestNumber, FieldError> {
+        let p = crate::phone::parse(&self.phone_number, None)
+            .map_err(|e| FieldError::new("phone_number", e.to_string()))?;
+        let otp = self.otp.unwrap_or_else(|| DEFAULT_TEST_OTP.to_string());
+        if otp.len() != 6 || !otp.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(FieldError::new("otp", "must be exactly 6 digits"));
+        }
+        Ok(crate::model::TestNumber {
+            client_id: client_id.to_string(),
+            phone_e164: p.e164,
+            otp,
+            created_at: now,
+        })
+    }
 }

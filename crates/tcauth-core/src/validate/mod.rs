@@ -10,7 +10,7 @@ mod uri;
 mod user;
 
 pub use branding::NewBranding;
-pub use client::{check_package_name, ClientPatch, NewClient};
+pub use client::{check_package_name, ClientPatch, NewClient, NewTestNumber, DEFAULT_TEST_OTP};
 pub use uri::{check_callback_url, check_https_url, check_redirect_uri};
 pub use user::{NewUser, GENDERS};
 

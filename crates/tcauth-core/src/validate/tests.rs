@@ -13,6 +13,7 @@ fn client() -> NewClient {
         branding: None,
         callback_url: None,
         package_name: None,
+        mode: None,
     }
 }
 
@@ -415,4 +416,49 @@ fn ids() {
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
     assert!(new_sub() > 0 && new_sub() < (1 << 53));
+}
+
+#[test]
+fn clients_are_live_unless_created_in_test_mode() {
+    use crate::model::ClientMode;
+    assert_eq!(
+        client().validate("a".into(), 5).unwrap().mode,
+        ClientMode::Live
+    );
+    let mut n = client();
+    n.mode = Some("test".into());
+    assert_eq!(n.validate("a".into(), 5).unwrap().mode, ClientMode::Test);
+    let mut n = client();
+    n.mode = Some("prod".into());
+    assert_eq!(n.validate("a".into(), 5).unwrap_err().field, "mode");
+}
+
+#[test]
+fn test_numbers_are_normalised_and_their_code_is_six_digits() {
+    let t = NewTestNumber {
+        phone_number: "+91 98765 43210".into(),
+        otp: None,
+    }
+    .validate("c", 7)
+    .unwrap();
+    assert_eq!(
+        (t.phone_e164.as_str(), t.otp.as_str()),
+        ("+919876543210", "000000")
+    );
+    for bad in ["12345", "1234567", "12345a", "١٢٣٤٥٦", ""] {
+        let e = NewTestNumber {
+            phone_number: "+919876543210".into(),
+            otp: Some(bad.into()),
+        }
+        .validate("c", 7)
+        .unwrap_err();
+        assert_eq!(e.field, "otp", "{bad}");
+    }
+    let e = NewTestNumber {
+        phone_number: "12".into(),
+        otp: None,
+    }
+    .validate("c", 7)
+    .unwrap_err();
+    assert_eq!(e.field, "phone_number");
 }

@@ -10,8 +10,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{json, Value};
-use tcauth_core::model::{Branding, CallbackDelivery, Client, DeliveryStatus};
-use tcauth_core::validate::{new_client_id, ClientPatch, FieldError, NewBranding, NewClient};
+use tcauth_core::model::{Branding, CallbackDelivery, Client, DeliveryStatus, TestNumber};
+use tcauth_core::validate::{
+    new_client_id, ClientPatch, FieldError, NewBranding, NewClient, NewTestNumber,
+};
 
 /// Deliveries `GET …/deliveries` lists when no `limit` is given, and the most it lists.
 pub const DELIVERIES_DEFAULT: usize = 50;
@@ -29,6 +31,7 @@ pub fn to_json(c: &Client) -> Value {
         "scopes": c.scopes.names(),
         "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "created_at": c.created_at,
+        "mode": c.mode.as_str(),
     });
     if let Some(rl) = c.rate_limit {
         v["rate_limit"] = json!({"per_second": rl.per_second, "burst": rl.burst});
@@ -277,6 +280,108 @@ pub async fn delete(State(app): State<App>, Path(id): Path<String>) -> Response 
             }
             app.limiter.set_override(&id, None);
             tracing::info!(client_id = %id, "client deleted");
+            Ok(no_content())
+        }
+        .await,
+    )
+}
+
+/// `POST /admin/v1/clients/{client_id}/live`: moves a test client to live (CONTRACT.md §11);
+/// 200 with the client. A client already live answers 200 with the client unchanged, so a
+/// retry is safe; nothing moves a client back to test (a PATCH cannot name `mode`).
+pub async fn go_live(State(app): State<App>, Path(id): Path<String>) -> Response {
+    respond(
+        async {
+            let moved = app
+                .db(app.store.set_client_live(&id, crate::now_ms() as i64))
+                .await?;
+            let c = app
+                .db(app.store.get_client(&id))
+                .await?
+                .ok_or_else(|| not_found("No such client"))?;
+            if moved {
+                tracing::info!(client_id = %id, "client moved to live");
+            }
+            Ok(ok(to_json(&c)))
+        }
+        .await,
+    )
+}
+
+/// One test number as the admin API (and `tcauth client test-number list --json`) shows it.
+/// The code is a test fixture, shown to the operator, never logged.
+pub fn test_number_json(t: &TestNumber) -> Value {
+    json!({
+        "phone_number": t.phone_e164,
+        "otp": t.otp,
+        "created_at": t.created_at,
+    })
+}
+
+/// `POST /admin/v1/clients/{client_id}/test-numbers` `{"phone_number":…,"otp":"123456"}`
+/// (`otp` optional, `"000000"`): 201 with the test number. Registering a number again gives it
+/// the new code.
+pub async fn add_test_number(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(
+        async {
+            let bytes = crate::oauth::read_body(&headers, body, MAX_ADMIN_BODY).await?;
+            let new: NewTestNumber = parse_json(&bytes).map_err(field_error)?;
+            // It is JSON; serde would also take an array for the struct.
+            if !matches!(
+                serde_json::from_slice::<Value>(&bytes),
+                Ok(Value::Object(_))
+            ) {
+                return Err(field_error(FieldError::new("body", "must be a JSON object")).into());
+            }
+            let t = new.validate(&id, crate::now()).map_err(field_error)?;
+            if !app.db(app.store.put_test_number(&t)).await? {
+                return Err(not_found("No such client").into());
+            }
+            tracing::info!(client_id = %id, "test number registered");
+            Ok(created(test_number_json(&t)))
+        }
+        .await,
+    )
+}
+
+/// `GET /admin/v1/clients/{client_id}/test-numbers`: `{"test_numbers":[…]}`, by number.
+pub async fn list_test_numbers(State(app): State<App>, Path(id): Path<String>) -> Response {
+    respond(
+        async {
+            if app.db(app.store.get_client(&id)).await?.is_none() {
+                return Err(not_found("No such client").into());
+            }
+            let all = app.db(app.store.list_test_numbers(&id)).await?;
+            Ok(ok(
+                json!({"test_numbers": all.iter().map(test_number_json).collect::<Vec<_>>()}),
+            ))
+        }
+        .await,
+    )
+}
+
+/// `DELETE /admin/v1/clients/{client_id}/test-numbers/{phone_number}`: 204; the number is
+/// read as in the body (E.164, spaces allowed), a number that does not parse is a 400.
+pub async fn remove_test_number(
+    State(app): State<App>,
+    Path((id, phone)): Path<(String, String)>,
+) -> Response {
+    respond(
+        async {
+            let p = tcauth_core::phone::parse(&phone, None)
+                .map_err(|e| field_error(FieldError::new("phone_number", e.to_string())))?;
+            if app.db(app.store.get_client(&id)).await?.is_none() {
+                return Err(not_found("No such client").into());
+            }
+            if !app.db(app.store.delete_test_number(&id, &p.e164)).await? {
+                return Err(not_found("No such test number").into());
+            }
+            tracing::info!(client_id = %id, "test number removed");
             Ok(no_content())
         }
         .await,

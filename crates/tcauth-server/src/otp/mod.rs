@@ -28,11 +28,15 @@ use async_trait::async_trait;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
-use tcauth_core::model::{OtpChallenge, OtpPurpose};
+use tcauth_core::model::{ClientMode, OtpChallenge, OtpPurpose};
 use tcauth_core::otp;
 use tcauth_core::phone::Phone;
 use tcauth_core::secret::{ct_eq, new_id};
 use tcauth_store::{OtpCheck, StoreError};
+
+/// What a test client's unregistered number is told, by the verification API (403) and on the
+/// sign-in pages (CONTRACT.md §11).
+pub const NOT_REGISTERED: &str = "Number not registered for testing.";
 
 /// One code to deliver.
 #[derive(Clone)]
@@ -74,6 +78,13 @@ pub trait OtpSender: Send + Sync {
     async fn send(&self, msg: &OtpMessage) -> Result<(), SendError>;
 }
 
+/// The client a code is asked for, and its mode (CONTRACT.md §11).
+#[derive(Debug, Clone, Copy)]
+pub struct ForClient<'a> {
+    pub client_id: &'a str,
+    pub mode: ClientMode,
+}
+
 /// A code sent: the challenge id to check it against later.
 #[derive(Debug, Clone)]
 pub struct Started {
@@ -91,6 +102,9 @@ pub enum StartError {
     LimitsUnavailable,
     /// The store failed or timed out; nothing was sent (and the send was refunded).
     Store(StoreError),
+    /// A test client's number that is not one of its test numbers (CONTRACT.md §11): nothing
+    /// was charged, stored or sent.
+    NotRegistered,
     /// The sender failed; the challenge was withdrawn. A new code may be asked for in
     /// `retry_after` seconds (the number's cooldown, which this attempt started).
     Send { retry_after: u64 },
@@ -159,15 +173,31 @@ impl OtpService {
     /// then stores a new challenge bound to `binding` and sends its code. Call it last, once
     /// every other check has passed. The challenge is durable before the code leaves; if
     /// storing fails the send is refunded, if sending fails the challenge is withdrawn.
+    ///
+    /// For a client in test mode (CONTRACT.md §11) the number must be one of its test
+    /// numbers, else [`StartError::NotRegistered`] before anything is charged; for a test
+    /// number the code is its fixed one and nothing goes through the sender. Every other rule
+    /// (limits, attempts, expiry, single use) is the same.
     pub async fn start(
         &self,
         db: &StoreCalls,
         purpose: OtpPurpose,
         phone: &Phone,
         ip: IpAddr,
-        client_id: &str,
+        client: ForClient<'_>,
         binding: &str,
     ) -> Result<Started, StartError> {
+        let ForClient { client_id, mode } = client;
+        let fixed = match mode {
+            ClientMode::Live => None,
+            ClientMode::Test => {
+                let t = db
+                    .run(db.store.get_test_number(client_id, &phone.e164))
+                    .await
+                    .map_err(StartError::Store)?;
+                Some(t.ok_or(StartError::NotRegistered)?.otp)
+            }
+        };
         let ticket = match self.limits.admit(phone, ip, client_id).await {
             Ok(t) => t,
             Err(Refused::Limited { retry_after }) => {
@@ -178,7 +208,7 @@ impl OtpService {
         };
         let now = crate::now();
         let id = new_id();
-        let code = otp::generate();
+        let code = fixed.clone().unwrap_or_else(otp::generate);
         let challenge = OtpChallenge {
             code_mac: otp::mac(&self.key, &id, &phone.e164, &code),
             id: id.clone(),
@@ -195,6 +225,13 @@ impl OtpService {
             // Nothing left this server: the send is handed back.
             self.limits.refund(&ticket).await;
             return Err(StartError::Store(e));
+        }
+        if fixed.is_some() {
+            // A test number: its code is known to the app team, no message is sent.
+            return Ok(Started {
+                id,
+                expires_in: self.ttl_secs,
+            });
         }
         let msg = OtpMessage {
             phone_e164: phone.e164.clone(),

@@ -198,6 +198,13 @@ pub async fn resend(
                 .insert(header::RETRY_AFTER, retry_after.max(1).into());
             r
         }
+        // The test number was removed since its first code.
+        Err(SendFailure::NotRegistered) => render(
+            &app,
+            &ctx,
+            StatusCode::FORBIDDEN,
+            Some(crate::otp::NOT_REGISTERED.into()),
+        ),
         Err(SendFailure::Failed) => {
             let msg = "We could not send the code. Try again in a minute.";
             let mut r = render(

@@ -5,7 +5,7 @@ use crate::otp::{self, StartError};
 use crate::state::AppState;
 use async_trait::async_trait;
 use std::net::IpAddr;
-use tcauth_core::model::OtpPurpose;
+use tcauth_core::model::{ClientMode, OtpPurpose};
 use tcauth_core::phone::Phone;
 
 /// A code was sent.
@@ -24,6 +24,8 @@ pub enum SendFailure {
     Limited { retry_after: u64 },
     /// The gateway, the store or the shared send limits (Redis) failed.
     Failed,
+    /// The app is in test mode and this is not one of its test numbers (CONTRACT.md §11).
+    NotRegistered,
 }
 
 /// The answer to a code.
@@ -86,13 +88,23 @@ impl LoginCodes for Service<'_> {
         ip: IpAddr,
     ) -> Result<Sent, SendFailure> {
         let (app, otp) = (self.0, &self.0.otp);
+        // The mode is read now, so a client moved to live stops refusing at once.
+        let mode = match app.db(app.store.get_client(client_id)).await {
+            Ok(Some(c)) => c.mode,
+            // Gone since the sign-in began: a live client's rules (the page ends it later).
+            Ok(None) => ClientMode::Live,
+            Err(e) => {
+                tracing::warn!(error = %e, "sign-in: could not read the client");
+                return Err(SendFailure::Failed);
+            }
+        };
         match otp
             .start(
                 &app.store_calls,
                 OtpPurpose::Login,
                 phone,
                 ip,
-                client_id,
+                otp::ForClient { client_id, mode },
                 binding,
             )
             .await
@@ -105,6 +117,7 @@ impl LoginCodes for Service<'_> {
             // The shared send limits did not answer: no code without them.
             Err(StartError::LimitsUnavailable) => Err(SendFailure::Failed),
             Err(StartError::Send { .. }) => Err(SendFailure::Failed),
+            Err(StartError::NotRegistered) => Err(SendFailure::NotRegistered),
             Err(StartError::Store(e)) => {
                 tracing::warn!(error = %e, "sign-in: could not store a one-time code");
                 Err(SendFailure::Failed)

@@ -142,6 +142,16 @@ pub async fn submit(
                 .insert(header::RETRY_AFTER, retry_after.max(1).into());
             r
         }
+        // A test app's number that is not one of its test numbers (CONTRACT.md §11): the
+        // page again, 403, with the contract's sentence; no code was sent.
+        Err(SendFailure::NotRegistered) => render(
+            &app,
+            &ctx,
+            StatusCode::FORBIDDEN,
+            &country,
+            input,
+            Some(crate::otp::NOT_REGISTERED.into()),
+        ),
         Err(SendFailure::Failed) => {
             let mut r = render(
                 &app,

@@ -13,6 +13,7 @@
 //! | body not a JSON object | 400 | `Invalid request body.` |
 //! | no `clientId` or `appKey` header, an unknown one, a repeated one, or both naming different clients | 404 | `Invalid partner credentials.` |
 //! | request: number missing, unparseable, invalid, or not one that takes SMS | 400 | `Invalid phone number.` |
+//! | request: a test client's number that is not one of its test numbers (CONTRACT.md §11; before any send limit) | 403 | `Number not registered for testing.` |
 //! | request: a send limit (cooldown, per number, per IP, per country, per client), or the number locked by wrong codes | 429 + `Retry-After` | `Too many requests. Try again later.` |
 //! | request: the shared send limits (Redis) did not answer — fail closed | 503 + `Retry-After` | `Service unavailable. Try again.` |
 //! | request: the SMS gateway failed | 503 + `Retry-After` | `Could not send the OTP. Try again.` |
@@ -27,7 +28,8 @@
 //! is the same handler as the `…/client/installation/…` one ([`partner`]).
 //!
 //! Order in every endpoint: rate limit, body, then (request) the number, then the client, and
-//! the send limits last: they are charged only for a request that will send a code.
+//! the send limits last: they are charged only for a request that will send a code. A test
+//! client's test number (§11) gets its fixed code and no message; see [`crate::otp`].
 
 pub mod detail;
 pub mod request;

@@ -10,7 +10,7 @@ use super::{
     admit, error, json_object, partner, respond, too_many_requests, unavailable, VerificationError,
 };
 use crate::error::{json_response, ApiError};
-use crate::otp::StartError;
+use crate::otp::{ForClient, StartError};
 use crate::state::App;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
@@ -43,6 +43,11 @@ pub fn send_failed(retry_after: u64) -> ApiError {
             "Could not send the OTP. Try again.",
         )
     }
+}
+
+/// A test client's number that is not one of its test numbers (CONTRACT.md §11).
+pub fn not_registered() -> ApiError {
+    error(StatusCode::FORBIDDEN, crate::otp::NOT_REGISTERED)
 }
 
 /// `phoneNumber` (a string: national with `countryCode`, or international) and the optional
@@ -78,7 +83,10 @@ async fn run(
             OtpPurpose::Verification,
             &phone,
             peer.ip(),
-            id,
+            ForClient {
+                client_id: id,
+                mode: client.mode,
+            },
             id,
         )
         .await
@@ -107,5 +115,6 @@ async fn run(
         Err(StartError::LimitsUnavailable) => Err(unavailable().into()),
         Err(StartError::Store(e)) => Err(e.into()),
         Err(StartError::Send { retry_after }) => Err(send_failed(retry_after).into()),
+        Err(StartError::NotRegistered) => Err(not_registered().into()),
     }
 }

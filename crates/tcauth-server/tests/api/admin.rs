@@ -168,7 +168,8 @@ async fn clients_crud() {
             "redirect_uris",
             "scopes",
             "grant_types",
-            "created_at"
+            "created_at",
+            "mode"
         ]
         .into_iter()
         .collect(),

@@ -81,7 +81,8 @@ async fn create_shows_app_key_and_the_callback_secret_only_when_set() {
         plain,
         json!({"client_id": id, "app_key": plain["app_key"], "name": "Shop",
             "redirect_uris": [REDIRECT_URI], "scopes": ["openid", "phone"],
-            "grant_types": ["authorization_code"], "created_at": plain["created_at"]}),
+            "grant_types": ["authorization_code"], "created_at": plain["created_at"],
+            "mode": "live"}),
         "unset members are absent, never null"
     );
 
@@ -154,7 +155,8 @@ async fn patch_changes_each_field_and_null_clears() {
         "scopes": ["openid", "profile", "phone"],
         "grant_types": ["authorization_code", "refresh_token"],
         "rate_limit": {"per_second": 7, "burst": 9}, "created_at": created_at,
-        "callback_url": "http://127.0.0.1:9/cb", "package_name": "com.shop.app"});
+        "callback_url": "http://127.0.0.1:9/cb", "package_name": "com.shop.app",
+        "mode": "live"});
     assert_eq!(v, with(want.clone(), json!({"callback_secret": secret})));
     assert_eq!(get_client(&s, id).await, want);
     let after = s.store.get_client(id).await.unwrap().unwrap().updated_at_ms;

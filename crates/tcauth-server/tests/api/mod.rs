@@ -15,6 +15,7 @@ mod reference;
 mod refresh;
 mod revoke;
 mod robustness;
+mod test_mode;
 mod third_party;
 mod token;
 mod userinfo;

@@ -411,3 +411,75 @@ async fn the_web_dialog_is_answered_in_a_browser_and_the_receiver_gets_one_callb
     assert_eq!(c.header("x-tcauth-delivery"), d["id"].as_str());
     b.close().await;
 }
+
+/// CONTRACT.md §11: a test app's test number signs in in Chromium with its fixed code; the
+/// SMS gateway gets no call. Another number first gets the contract's sentence on the page.
+#[tokio::test]
+async fn a_test_number_signs_in_with_its_fixed_code_and_no_sms() {
+    if !enabled("a_test_number_signs_in_with_its_fixed_code_and_no_sms") {
+        return;
+    }
+    let (mut s, cb) = setup_with(|_| {}).await;
+    let c = s
+        .server
+        .create_client_json(serde_json::json!({
+            "name": "Acme Test", "redirect_uris": [cb.uri],
+            "scopes": ["openid", "phone"], "grant_types": ["authorization_code"],
+            "mode": "test",
+        }))
+        .await;
+    s.client_id = c["client_id"].as_str().unwrap().to_string();
+    let r = s
+        .server
+        .admin(
+            "POST",
+            &format!("/admin/v1/clients/{}/test-numbers", s.client_id),
+            Some(serde_json::json!({"phone_number": "+919876543210", "otp": "314159"})),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+
+    let b = Browser::start(PHONE).await;
+    let (path, verifier) = s.auth_path("openid phone", "st-t", None);
+    b.goto(&s.server.url(&path)).await;
+    b.wait_path("/v1/auth/phone").await;
+    b.type_into("input[name=phone]", "9800000001").await;
+    b.click("form button[type=submit]").await;
+    b.css("#phone-error").await;
+    assert!(b
+        .text()
+        .await
+        .contains("Number not registered for testing."));
+    b.screenshots("t1-phone-not-registered", PHONE).await;
+
+    enter_phone(&b, "9876543210").await;
+    enter_code(&b, "314159").await;
+    b.wait_path("/v1/auth/name").await;
+    b.type_into("input[name=given_name]", "Asha").await;
+    b.type_into("input[name=family_name]", "Rao").await;
+    b.click("form button[type=submit]").await;
+    b.wait_path("/v1/auth/consent").await;
+    b.click("button[value=allow]").await;
+
+    let q = cb.next().await;
+    assert_eq!(q["state"], "st-t");
+    let code = common::Code {
+        code: q["code"].clone(),
+        verifier,
+        challenge: String::new(),
+    };
+    let tokens = s.server.exchange_ok(&s.client_id, &code).await;
+    let (st, _, info) = json_of(
+        s.server
+            .userinfo(tokens["access_token"].as_str().unwrap())
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (st, info["phone_number"].as_str()),
+        (200, Some("919876543210")),
+        "{info}"
+    );
+    assert_eq!(s.gateway.calls(), 0, "no SMS for a test number");
+    b.close().await;
+}

@@ -12,6 +12,7 @@ mod pages;
 mod replay;
 /// Also used by the cluster tests (sign-in pages on nodes sharing Redis).
 pub mod support;
+mod test_mode;
 /// Also used by the callback tests (the dialog that queues them).
 pub mod web;
 mod webdriver;

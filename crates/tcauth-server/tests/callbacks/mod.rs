@@ -52,6 +52,7 @@ pub async fn client_with_callback(srv: &TestServer, url: &str) -> (Client, Strin
         callback_salt: Some(salt.clone()),
         package_name: None,
         updated_at_ms: now * 1000,
+        mode: tcauth_core::model::ClientMode::Live,
     };
     srv.store.create_client(&c).await.unwrap();
     (c, callbacks::secret(&secret(), &salt))

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tcauth_core::model::{
     AccessToken, AttemptOutcome, AuthCode, Branding, CallbackDelivery, Client, IssuedTokens,
-    OtpChallenge, RefreshToken, SigningKeyRecord, User, UserStatus, VerificationToken,
+    OtpChallenge, RefreshToken, SigningKeyRecord, TestNumber, User, UserStatus, VerificationToken,
 };
 use tcauth_core::secret::TokenHash;
 use tcauth_store::{OtpCheck, Redemption, Result, Rotation, Store, StoreError};
@@ -128,6 +128,26 @@ impl Store for FaultyStore {
     async fn clients_revision(&self) -> Result<(i64, i64)> {
         self.gate_counting(false).await?;
         self.inner.clients_revision().await
+    }
+    async fn set_client_live(&self, client_id: &str, now_ms: i64) -> Result<bool> {
+        self.gate().await?;
+        self.inner.set_client_live(client_id, now_ms).await
+    }
+    async fn put_test_number(&self, test_number: &TestNumber) -> Result<bool> {
+        self.gate().await?;
+        self.inner.put_test_number(test_number).await
+    }
+    async fn list_test_numbers(&self, client_id: &str) -> Result<Vec<TestNumber>> {
+        self.gate().await?;
+        self.inner.list_test_numbers(client_id).await
+    }
+    async fn get_test_number(&self, client_id: &str, e164: &str) -> Result<Option<TestNumber>> {
+        self.gate().await?;
+        self.inner.get_test_number(client_id, e164).await
+    }
+    async fn delete_test_number(&self, client_id: &str, e164: &str) -> Result<bool> {
+        self.gate().await?;
+        self.inner.delete_test_number(client_id, e164).await
     }
     async fn finish_web_interaction(
         &self,

@@ -7,6 +7,7 @@ mod app_key;
 mod flow;
 mod limits;
 mod receiver;
+mod test_mode;
 
 use crate::common::*;
 use receiver::Receiver;

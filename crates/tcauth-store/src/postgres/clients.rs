@@ -4,7 +4,7 @@ use super::error::{is_unique_violation_on, map_err, PgResultExt};
 use super::rows::*;
 use crate::{Result, StoreError};
 use deadpool_postgres::Object;
-use tcauth_core::model::{Branding, Client};
+use tcauth_core::model::{Branding, Client, TestNumber};
 use tokio_postgres::types::Json;
 
 pub(super) async fn create_client(c: &Object, client: &Client) -> Result<()> {
@@ -13,7 +13,7 @@ pub(super) async fn create_client(c: &Object, client: &Client) -> Result<()> {
         .prepare_cached(concat!(
             "INSERT INTO clients (",
             client_cols!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))
         .await
         .db()?;
@@ -35,6 +35,7 @@ pub(super) async fn create_client(c: &Object, client: &Client) -> Result<()> {
                 &client.callback_salt,
                 &client.package_name,
                 &client.updated_at_ms,
+                &client.mode.as_str(),
             ],
         )
         .await;
@@ -124,4 +125,55 @@ pub(super) async fn clients_revision(c: &Object) -> Result<(i64, i64)> {
     let sql = "SELECT count(*), coalesce(max(updated_at_ms), 0)::bigint FROM clients";
     let rev = query_opt(c, sql, &[], |r| Ok((get::<i64>(r, 0)?, get::<i64>(r, 1)?))).await?;
     Ok(rev.unwrap_or((0, 0)))
+}
+
+/// Only from test to live; `updated_at_ms` moves forward by at least 1 ms.
+pub(super) async fn set_client_live(c: &Object, client_id: &str, now_ms: i64) -> Result<bool> {
+    let sql = "UPDATE clients SET mode = 'live', updated_at_ms = greatest($2, updated_at_ms + 1) \
+               WHERE client_id = $1 AND mode = 'test'";
+    Ok(exec(c, sql, &[&client_id, &now_ms]).await? > 0)
+}
+
+/// One statement: nothing is written unless the client exists.
+pub(super) async fn put_test_number(c: &Object, t: &TestNumber) -> Result<bool> {
+    let sql = concat!(
+        "INSERT INTO test_numbers (",
+        test_number_cols!(),
+        ") SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM clients WHERE client_id = $1) \
+         ON CONFLICT (client_id, phone_e164) DO UPDATE SET otp = excluded.otp, created_at = excluded.created_at"
+    );
+    let n = exec(
+        c,
+        sql,
+        &[&t.client_id, &t.phone_e164, &t.otp, &t.created_at],
+    )
+    .await?;
+    Ok(n > 0)
+}
+
+pub(super) async fn list_test_numbers(c: &Object, client_id: &str) -> Result<Vec<TestNumber>> {
+    let sql = concat!(
+        "SELECT ",
+        test_number_cols!(),
+        " FROM test_numbers WHERE client_id = $1 ORDER BY phone_e164 COLLATE \"C\""
+    );
+    query_all(c, sql, &[&client_id], test_number_from_row).await
+}
+
+pub(super) async fn get_test_number(
+    c: &Object,
+    client_id: &str,
+    e164: &str,
+) -> Result<Option<TestNumber>> {
+    let sql = concat!(
+        "SELECT ",
+        test_number_cols!(),
+        " FROM test_numbers WHERE client_id = $1 AND phone_e164 = $2"
+    );
+    query_opt(c, sql, &[&client_id, &e164], test_number_from_row).await
+}
+
+pub(super) async fn delete_test_number(c: &Object, client_id: &str, e164: &str) -> Result<bool> {
+    let sql = "DELETE FROM test_numbers WHERE client_id = $1 AND phone_e164 = $2";
+    Ok(exec(c, sql, &[&client_id, &e164]).await? > 0)
 }

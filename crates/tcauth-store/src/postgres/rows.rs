@@ -5,8 +5,8 @@ use super::error::{describe, PgResultExt};
 use crate::StoreError;
 use deadpool_postgres::GenericClient;
 use tcauth_core::model::{
-    AccessToken, Address, AuthCode, Branding, CallbackDelivery, Client, DeliveryStatus, GrantType,
-    RateLimit, RefreshToken, SigningKeyRecord, User, UserStatus,
+    AccessToken, Address, AuthCode, Branding, CallbackDelivery, Client, ClientMode, DeliveryStatus,
+    GrantType, RateLimit, RefreshToken, SigningKeyRecord, TestNumber, User, UserStatus,
 };
 use tcauth_core::scope::ScopeSet;
 use tcauth_core::secret::TokenHash;
@@ -14,7 +14,8 @@ use tokio_postgres::types::{FromSql, Json, ToSql};
 use tokio_postgres::Row;
 
 pub(crate) use crate::columns::{
-    access_cols, client_cols, code_cols, delivery_cols, key_cols, refresh_cols, user_cols,
+    access_cols, client_cols, code_cols, delivery_cols, key_cols, refresh_cols, test_number_cols,
+    user_cols,
 };
 
 pub(crate) type Param<'a> = &'a (dyn ToSql + Sync);
@@ -100,6 +101,19 @@ pub(crate) fn client_from_row(row: &Row) -> Result<Client, StoreError> {
         callback_salt: get(row, 11)?,
         package_name: get(row, 12)?,
         updated_at_ms: get(row, 13)?,
+        mode: {
+            let m: &str = get(row, 14)?;
+            ClientMode::parse(m).ok_or_else(|| corrupt("client mode", m))?
+        },
+    })
+}
+
+pub(crate) fn test_number_from_row(row: &Row) -> Result<TestNumber, StoreError> {
+    Ok(TestNumber {
+        client_id: get(row, 0)?,
+        phone_e164: get(row, 1)?,
+        otp: get(row, 2)?,
+        created_at: get(row, 3)?,
     })
 }
 

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use deadpool_postgres::Object;
 use tcauth_core::model::{
     AccessToken, AttemptOutcome, AuthCode, Branding, CallbackDelivery, Client, IssuedTokens,
-    OtpChallenge, RefreshToken, SigningKeyRecord, User, UserStatus, VerificationToken,
+    OtpChallenge, RefreshToken, SigningKeyRecord, TestNumber, User, UserStatus, VerificationToken,
 };
 use tcauth_core::secret::TokenHash;
 
@@ -84,6 +84,31 @@ impl Store for PgStore {
 
     async fn clients_revision(&self) -> Result<(i64, i64)> {
         self.with_conn(async |c| clients::clients_revision(c).await)
+            .await
+    }
+
+    async fn set_client_live(&self, client_id: &str, now_ms: i64) -> Result<bool> {
+        self.with_conn(async |c| clients::set_client_live(c, client_id, now_ms).await)
+            .await
+    }
+
+    async fn put_test_number(&self, test_number: &TestNumber) -> Result<bool> {
+        self.with_conn(async |c| clients::put_test_number(c, test_number).await)
+            .await
+    }
+
+    async fn list_test_numbers(&self, client_id: &str) -> Result<Vec<TestNumber>> {
+        self.with_conn(async |c| clients::list_test_numbers(c, client_id).await)
+            .await
+    }
+
+    async fn get_test_number(&self, client_id: &str, e164: &str) -> Result<Option<TestNumber>> {
+        self.with_conn(async |c| clients::get_test_number(c, client_id, e164).await)
+            .await
+    }
+
+    async fn delete_test_number(&self, client_id: &str, e164: &str) -> Result<bool> {
+        self.with_conn(async |c| clients::delete_test_number(c, client_id, e164).await)
             .await
     }
 

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tcauth_core::model::{
     AccessToken, AttemptOutcome, AuthCode, Branding, CallbackDelivery, Client, IssuedTokens,
-    OtpChallenge, RefreshToken, SigningKeyRecord, User, UserStatus, VerificationToken,
+    OtpChallenge, RefreshToken, SigningKeyRecord, TestNumber, User, UserStatus, VerificationToken,
 };
 use tcauth_core::secret::TokenHash;
 
@@ -321,6 +321,31 @@ impl Store for SqliteStore {
 
     async fn clients_revision(&self) -> Result<(i64, i64)> {
         self.read(web::clients_revision)
+    }
+
+    async fn set_client_live(&self, client_id: &str, now_ms: i64) -> Result<bool> {
+        let id = client_id.to_string();
+        self.write(move |c| web::set_client_live(c, &id, now_ms))
+            .await
+    }
+
+    async fn put_test_number(&self, test_number: &TestNumber) -> Result<bool> {
+        let t = test_number.clone();
+        self.write(move |c| web::put_test_number(c, &t)).await
+    }
+
+    async fn list_test_numbers(&self, client_id: &str) -> Result<Vec<TestNumber>> {
+        self.read(|c| web::list_test_numbers(c, client_id))
+    }
+
+    async fn get_test_number(&self, client_id: &str, e164: &str) -> Result<Option<TestNumber>> {
+        self.read(|c| web::get_test_number(c, client_id, e164))
+    }
+
+    async fn delete_test_number(&self, client_id: &str, e164: &str) -> Result<bool> {
+        let (id, e164) = (client_id.to_string(), e164.to_string());
+        self.write(move |c| web::delete_test_number(c, &id, &e164))
+            .await
     }
 
     async fn get_client(&self, client_id: &str) -> Result<Option<Client>> {

@@ -6,14 +6,15 @@ use crate::StoreError;
 use rusqlite::types::Value;
 use rusqlite::{Connection, Params, Row};
 use tcauth_core::model::{
-    AccessToken, Address, AuthCode, CallbackDelivery, Client, DeliveryStatus, RateLimit,
-    RefreshToken, SigningKeyRecord, User, UserStatus,
+    AccessToken, Address, AuthCode, CallbackDelivery, Client, ClientMode, DeliveryStatus,
+    RateLimit, RefreshToken, SigningKeyRecord, TestNumber, User, UserStatus,
 };
 use tcauth_core::scope::ScopeSet;
 use tcauth_core::secret::TokenHash;
 
 pub(crate) use crate::columns::{
-    access_cols, client_cols, code_cols, delivery_cols, key_cols, refresh_cols, user_cols,
+    access_cols, client_cols, code_cols, delivery_cols, key_cols, refresh_cols, test_number_cols,
+    user_cols,
 };
 
 fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
@@ -49,7 +50,7 @@ pub(crate) fn hash_value(h: &TokenHash) -> Value {
 
 // --- clients ---------------------------------------------------------------------------------
 
-pub(crate) fn client_params(c: &Client) -> Result<[Value; 14], StoreError> {
+pub(crate) fn client_params(c: &Client) -> Result<[Value; 15], StoreError> {
     let opt = |s: &Option<String>| s.clone().map_or(Value::Null, Value::Text);
     let (per_second, burst) = match c.rate_limit {
         Some(r) => (
@@ -76,6 +77,7 @@ pub(crate) fn client_params(c: &Client) -> Result<[Value; 14], StoreError> {
         opt(&c.callback_salt),
         opt(&c.package_name),
         Value::Integer(c.updated_at_ms),
+        Value::Text(c.mode.as_str().to_string()),
     ])
 }
 
@@ -112,6 +114,19 @@ pub(crate) fn client_from_row(row: &Row) -> Result<Client, StoreError> {
         callback_salt: row.get(11).db()?,
         package_name: row.get(12).db()?,
         updated_at_ms: row.get(13).db()?,
+        mode: {
+            let m: String = row.get(14).db()?;
+            ClientMode::parse(&m).ok_or_else(|| corrupt("client mode", m))?
+        },
+    })
+}
+
+pub(crate) fn test_number_from_row(row: &Row) -> Result<TestNumber, StoreError> {
+    Ok(TestNumber {
+        client_id: row.get(0).db()?,
+        phone_e164: row.get(1).db()?,
+        otp: row.get(2).db()?,
+        created_at: row.get(3).db()?,
     })
 }
 

@@ -7,7 +7,7 @@ use super::rows::*;
 use super::{exec, insert_access};
 use crate::{Result, StoreError};
 use rusqlite::{params, Connection};
-use tcauth_core::model::{AccessToken, AttemptOutcome, CallbackDelivery, Client};
+use tcauth_core::model::{AccessToken, AttemptOutcome, CallbackDelivery, Client, TestNumber};
 use tcauth_core::secret::TokenHash;
 
 pub(super) fn update_client(c: &Connection, client: &Client) -> Result<bool> {
@@ -15,13 +15,89 @@ pub(super) fn update_client(c: &Connection, client: &Client) -> Result<bool> {
     // client_params is in client_cols order: 0 id, 1 name, 2 redirect_uris, 3 scopes,
     // 4 grant_types, 5 rate_per_second, 6 rate_burst, 7 created_at, 8 branding, 9 app_key,
     // 10 callback_url, 11 callback_salt, 12 package_name, 13 updated_at_ms. The id, the
-    // creation time and the app key (?8, ?10) never change.
+    // creation time and the app key (?8, ?10) never change, and neither does 14 mode here
+    // (only `set_client_live` moves it, and only from test to live), so it is not bound.
     let n = exec(
         c,
         "UPDATE clients SET name = ?2, redirect_uris = ?3, scopes = ?4, grant_types = ?5, \
          rate_per_second = ?6, rate_burst = ?7, branding = ?9, callback_url = ?11, \
          callback_salt = ?12, package_name = ?13, updated_at_ms = ?14 WHERE client_id = ?1",
-        rusqlite::params_from_iter(p),
+        rusqlite::params_from_iter(p.into_iter().take(14)),
+    )?;
+    Ok(n > 0)
+}
+
+pub(super) fn set_client_live(c: &Connection, client_id: &str, now_ms: i64) -> Result<bool> {
+    let n = exec(
+        c,
+        "UPDATE clients SET mode = 'live', updated_at_ms = max(?2, updated_at_ms + 1) \
+         WHERE client_id = ?1 AND mode = 'test'",
+        params![client_id, now_ms],
+    )?;
+    Ok(n > 0)
+}
+
+/// Inserts or replaces (a new code) the test number; `false` if the client does not exist.
+pub(super) fn put_test_number(c: &Connection, t: &TestNumber) -> Result<bool> {
+    let exists = c
+        .prepare_cached("SELECT 1 FROM clients WHERE client_id = ?1")
+        .db()?
+        .exists([&t.client_id])
+        .db()?;
+    if !exists {
+        return Ok(false);
+    }
+    exec(
+        c,
+        concat!(
+            "INSERT INTO test_numbers (",
+            test_number_cols!(),
+            ") VALUES (?1, ?2, ?3, ?4) ON CONFLICT (client_id, phone_e164) \
+             DO UPDATE SET otp = excluded.otp, created_at = excluded.created_at"
+        ),
+        params![t.client_id, t.phone_e164, t.otp, t.created_at],
+    )?;
+    Ok(true)
+}
+
+pub(super) fn list_test_numbers(c: &Connection, client_id: &str) -> Result<Vec<TestNumber>> {
+    let mut stmt = c
+        .prepare_cached(concat!(
+            "SELECT ",
+            test_number_cols!(),
+            " FROM test_numbers WHERE client_id = ?1 ORDER BY phone_e164"
+        ))
+        .db()?;
+    let mut rows = stmt.query([client_id]).db()?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().db()? {
+        out.push(test_number_from_row(r)?);
+    }
+    Ok(out)
+}
+
+pub(super) fn get_test_number(
+    c: &Connection,
+    client_id: &str,
+    e164: &str,
+) -> Result<Option<TestNumber>> {
+    query_opt(
+        c,
+        concat!(
+            "SELECT ",
+            test_number_cols!(),
+            " FROM test_numbers WHERE client_id = ?1 AND phone_e164 = ?2"
+        ),
+        [client_id, e164],
+        test_number_from_row,
+    )
+}
+
+pub(super) fn delete_test_number(c: &Connection, client_id: &str, e164: &str) -> Result<bool> {
+    let n = exec(
+        c,
+        "DELETE FROM test_numbers WHERE client_id = ?1 AND phone_e164 = ?2",
+        [client_id, e164],
     )?;
     Ok(n > 0)
 }
@@ -51,7 +127,7 @@ pub(super) fn insert_client(c: &Connection, client: &Client) -> Result<()> {
         .prepare_cached(concat!(
             "INSERT INTO clients (",
             client_cols!(),
-            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
         ))
         .db()?
         .execute(client_params(client)?);

@@ -29,6 +29,7 @@ pub mod keys;
 pub mod otp;
 pub mod snapshots;
 pub mod sweeping;
+pub mod test_mode;
 pub mod tokens;
 pub mod users;
 pub mod web;
@@ -44,6 +45,7 @@ pub use otp::{
 };
 pub use snapshots::snapshot_reads;
 pub use sweeping::sweep;
+pub use test_mode::{client_modes, test_numbers};
 pub use tokens::{refresh_rotation, revocation, tokens_outlive_user_and_client};
 pub use users::{users_crud, users_import_all_or_nothing, users_listed_in_pages};
 pub use web::{
@@ -85,6 +87,8 @@ macro_rules! every_check {
             deliveries_outbox,
             web_finish_all_or_nothing,
             concurrent_delivery_claims,
+            client_modes,
+            test_numbers,
         );
     };
 }
@@ -119,6 +123,7 @@ pub fn client(id: &str, created_at: i64) -> Client {
         callback_salt: None,
         package_name: None,
         updated_at_ms: created_at * 1000,
+        mode: tcauth_core::model::ClientMode::Live,
     }
 }
 

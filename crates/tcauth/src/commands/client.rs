@@ -64,11 +64,62 @@ pub enum ClientCommand {
     /// ("Login to <app>", an "Allow" button, rounded, the page's colour, no links).
     #[command(after_help = BRAND_EXAMPLES)]
     Brand(BrandArgs),
+    /// Move a test client to live: every number signs in, test numbers become ordinary
+    /// numbers; a live client never goes back to test (already live: unchanged)
+    #[command(after_help = "Example:\n  tcauth client live 0123456789abcdefghijklmn")]
+    Live {
+        /// The client_id
+        client_id: String,
+        /// Print the client as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// A test client's test numbers: each signs in with its fixed code, no message is sent
+    #[command(subcommand, name = "test-number")]
+    TestNumber(TestNumberCommand),
     /// Delete a client; its apps can no longer get or refresh tokens
     Delete {
         /// The client_id
         client_id: String,
         /// Print {"client_id","deleted"} as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TestNumberCommand {
+    /// Register a test number (again: a new code)
+    #[command(
+        after_help = "Example:\n  tcauth client test-number add 0123456789abcdefghijklmn +919876543210 --otp 123456"
+    )]
+    Add {
+        /// The client_id
+        client_id: String,
+        /// The number, international (e.g. +919876543210)
+        phone_number: String,
+        /// Its fixed one-time code, exactly 6 digits
+        #[arg(long, default_value = tcauth_core::validate::DEFAULT_TEST_OTP)]
+        otp: String,
+        /// Print the test number as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a client's test numbers
+    List {
+        /// The client_id
+        client_id: String,
+        /// Print {"test_numbers":[…]} as JSON (the admin API's shape)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a test number
+    Remove {
+        /// The client_id
+        client_id: String,
+        /// The number, international (e.g. +919876543210)
+        phone_number: String,
+        /// Print {"client_id","phone_number","removed"} as JSON
         #[arg(long)]
         json: bool,
     },
@@ -157,6 +208,10 @@ pub struct CreateArgs {
     /// The Android package name of the app (SDK v2.8 signed profiles), e.g. com.example.app
     #[arg(long, value_name = "NAME")]
     pub package_name: Option<String>,
+    /// test: signs in only its registered test numbers, with their fixed codes (see
+    /// `tcauth client test-number`); live (the default): every number
+    #[arg(long, value_name = "test|live")]
+    pub mode: Option<String>,
     /// Print the new client as JSON
     #[arg(long)]
     pub json: bool,
@@ -268,15 +323,18 @@ pub async fn run(args: ClientArgs) -> Result<()> {
                 return Ok(());
             }
             println!(
-                "{:<24}  {:<32}  {:<20}  {:<30}  NAME",
-                "CLIENT_ID", "APP_KEY", "CREATED", "SCOPES"
+                "{:<24}  {:<32}  {:<4}  {:<20}  {:<30}  NAME",
+                "CLIENT_ID", "APP_KEY", "MODE", "CREATED", "SCOPES"
             );
             for c in &clients {
                 let scopes = c.scopes.names().join(" ");
                 let created = timestamp(c.created_at);
                 println!(
-                    "{:<24}  {:<32}  {created:<20}  {scopes:<30}  {}",
-                    c.client_id, c.app_key, c.name
+                    "{:<24}  {:<32}  {:<4}  {created:<20}  {scopes:<30}  {}",
+                    c.client_id,
+                    c.app_key,
+                    c.mode.as_str(),
+                    c.name
                 );
             }
             Ok(())
@@ -302,6 +360,25 @@ pub async fn run(args: ClientArgs) -> Result<()> {
             json,
         } => deliveries(&ctx, &client_id, limit.into(), json).await,
         ClientCommand::Brand(a) => brand(&ctx, a).await,
+        ClientCommand::Live { client_id, json } => {
+            let store = ctx.open().await?;
+            store
+                .set_client_live(&client_id, tcauth_server::now_ms() as i64)
+                .await
+                .map_err(store_error)?;
+            let client = store
+                .get_client(&client_id)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| not_found(&client_id))?;
+            if json {
+                print_json(&ClientView::from(&client))
+            } else {
+                print!("{}", client_text(&client));
+                Ok(())
+            }
+        }
+        ClientCommand::TestNumber(c) => test_number(&ctx, c).await,
         ClientCommand::Delete { client_id, json } => {
             let store = ctx.open().await?;
             if !store.delete_client(&client_id).await.map_err(store_error)? {
@@ -311,6 +388,108 @@ pub async fn run(args: ClientArgs) -> Result<()> {
                 print_json(&serde_json::json!({ "client_id": client_id, "deleted": true }))
             } else {
                 println!("deleted client {client_id}");
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn test_number(ctx: &Context, c: TestNumberCommand) -> Result<()> {
+    use tcauth_server::admin::clients::test_number_json;
+    match c {
+        TestNumberCommand::Add {
+            client_id,
+            phone_number,
+            otp,
+            json,
+        } => {
+            let t = tcauth_core::validate::NewTestNumber {
+                phone_number,
+                otp: Some(otp),
+            }
+            .validate(&client_id, now())
+            .map_err(|e| usage(e.to_string()))?;
+            let store = ctx.open().await?;
+            if !store.put_test_number(&t).await.map_err(store_error)? {
+                return Err(not_found(&client_id));
+            }
+            if json {
+                print_json(&test_number_json(&t))
+            } else {
+                println!(
+                    "test number {} of client {client_id}: code {}",
+                    t.phone_e164, t.otp
+                );
+                Ok(())
+            }
+        }
+        TestNumberCommand::List { client_id, json } => {
+            let store = ctx.open().await?;
+            if store
+                .get_client(&client_id)
+                .await
+                .map_err(store_error)?
+                .is_none()
+            {
+                return Err(not_found(&client_id));
+            }
+            let all = store
+                .list_test_numbers(&client_id)
+                .await
+                .map_err(store_error)?;
+            if json {
+                let v: Vec<_> = all.iter().map(test_number_json).collect();
+                return print_json(&serde_json::json!({ "test_numbers": v }));
+            }
+            if all.is_empty() {
+                eprintln!(
+                    "no test numbers yet; add one with `tcauth client test-number add {client_id} <number>`"
+                );
+                return Ok(());
+            }
+            println!("{:<16}  {:<6}  ADDED", "PHONE_NUMBER", "OTP");
+            for t in &all {
+                println!(
+                    "{:<16}  {:<6}  {}",
+                    t.phone_e164,
+                    t.otp,
+                    timestamp(t.created_at)
+                );
+            }
+            Ok(())
+        }
+        TestNumberCommand::Remove {
+            client_id,
+            phone_number,
+            json,
+        } => {
+            let p = tcauth_core::phone::parse(&phone_number, None)
+                .map_err(|e| usage(format!("phone_number: {e}")))?;
+            let store = ctx.open().await?;
+            if store
+                .get_client(&client_id)
+                .await
+                .map_err(store_error)?
+                .is_none()
+            {
+                return Err(not_found(&client_id));
+            }
+            if !store
+                .delete_test_number(&client_id, &p.e164)
+                .await
+                .map_err(store_error)?
+            {
+                return Err(anyhow!(
+                    "client {client_id} has no test number {}; `tcauth client test-number list {client_id}` shows them",
+                    p.e164
+                ));
+            }
+            if json {
+                print_json(&serde_json::json!({
+                    "client_id": client_id, "phone_number": p.e164, "removed": true
+                }))
+            } else {
+                println!("removed test number {} of client {client_id}", p.e164);
                 Ok(())
             }
         }
@@ -378,6 +557,7 @@ async fn create(ctx: &Context, a: CreateArgs) -> Result<()> {
         branding: None,
         callback_url: a.callback_url,
         package_name: a.package_name,
+        mode: a.mode,
     };
     let mut client = new
         .validate(new_client_id(), now())

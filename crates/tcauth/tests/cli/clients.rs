@@ -43,7 +43,7 @@ fn create_update_show_the_new_fields() {
             "redirect_uris": ["https://shop.example/cb"], "scopes": ["openid", "phone"],
             "grant_types": ["authorization_code"], "created_at": c["created_at"],
             "callback_url": CALLBACK, "package_name": "com.example.shop",
-            "callback_secret": c["callback_secret"]})
+            "callback_secret": c["callback_secret"], "mode": "live"})
     );
     // Shown once: show and list leave it out.
     let mut shown = c.clone();
@@ -109,7 +109,7 @@ fn create_update_show_the_new_fields() {
         "scopes": ["openid", "profile"],
         "grant_types": ["authorization_code", "refresh_token"],
         "rate_limit": {"per_second": 3, "burst": 6}, "created_at": c["created_at"],
-        "callback_url": CALLBACK, "package_name": "com.example.shop2"});
+        "callback_url": CALLBACK, "package_name": "com.example.shop2", "mode": "live"});
     assert_eq!(u, want, "no callback_secret when callback_url is not set");
     assert_eq!(env.json(&["client", "show", &id, "--json"]), want);
 

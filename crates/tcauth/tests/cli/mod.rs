@@ -15,6 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_tcauth");
 mod clients;
 mod postgres;
 mod profile;
+mod test_mode;
 mod usage;
 mod users;
 
@@ -150,6 +151,7 @@ fn client_create_list_show_delete() {
             "client_id",
             "created_at",
             "grant_types",
+            "mode",
             "name",
             "rate_limit",
             "redirect_uris",
