@@ -99,7 +99,21 @@ async fn every_405_is_json_and_names_the_allowed_methods() {
             "DELETE,PUT",
             e_method(),
         ),
-        ("GET", "/admin/v1/users", true, "POST", e_method()),
+        ("PUT", "/admin/v1/users", true, "GET,HEAD,POST", e_method()),
+        (
+            "GET",
+            "/admin/v1/clients/abc/live",
+            true,
+            "POST",
+            e_method(),
+        ),
+        (
+            "PUT",
+            "/admin/v1/clients/abc/test-numbers",
+            true,
+            "GET,HEAD,POST",
+            e_method(),
+        ),
         (
             "PUT",
             "/admin/v1/users/1",
