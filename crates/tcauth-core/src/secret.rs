@@ -2,6 +2,7 @@
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand_core::{OsRng, RngCore};
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use ring::{digest, hmac};
 use std::fmt;
 
@@ -128,6 +129,44 @@ pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(tag.as_ref());
     out
+}
+
+/// The AES-256-GCM key of `label` under `secret` (HMAC-SHA256(secret, label)).
+fn sealing_key(secret: &[u8], label: &[u8]) -> LessSafeKey {
+    LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, &hmac_sha256(secret, label)).expect("32-byte key"),
+    )
+}
+
+/// `nonce ‖ AES-256-GCM(plain)` under the key of `label` derived from `secret`, with `aad` as
+/// associated data: what is stored sealed (signing keys, callback bodies) is sealed with this.
+pub fn seal(secret: &[u8], label: &[u8], aad: &[u8], plain: &[u8]) -> Vec<u8> {
+    let nonce = random_bytes::<12>();
+    let mut buf = plain.to_vec();
+    sealing_key(secret, label)
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad),
+            &mut buf,
+        )
+        .expect("AES-GCM seal cannot fail for in-range lengths");
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&buf);
+    out
+}
+
+/// What [`seal`] sealed with the same secret, label and `aad`, or `None`.
+pub fn open(secret: &[u8], label: &[u8], aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+    if sealed.len() < 12 + 16 {
+        return None;
+    }
+    let (nonce, ct) = sealed.split_at(12);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+    let mut buf = ct.to_vec();
+    let plain = sealing_key(secret, label)
+        .open_in_place(nonce, Aad::from(aad), &mut buf)
+        .ok()?;
+    Some(plain.to_vec())
 }
 
 /// Compares two byte strings in time independent of where they differ.

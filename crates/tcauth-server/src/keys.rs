@@ -12,14 +12,12 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::sign::Signer;
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use ring::digest;
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::traits::PublicKeyParts;
 use serde_json::{json, Value};
 use std::sync::{Arc, RwLock};
 use tcauth_core::model::SigningKeyRecord;
-use tcauth_core::secret::{hmac_sha256, random_bytes};
 use tcauth_store::{Store, StoreError};
 
 /// How many keys stay published: the current one and the two before it.
@@ -43,38 +41,16 @@ pub enum KeyError {
     Store(#[from] StoreError),
 }
 
-fn sealing_key(secret: &Secret) -> LessSafeKey {
-    let k = hmac_sha256(&secret.0, b"tcauth/v1/signing-key-seal");
-    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &k).expect("32-byte key"))
-}
+/// The label of the signing keys' sealing key.
+const SEAL_LABEL: &[u8] = b"tcauth/v1/signing-key-seal";
 
 fn seal(secret: &Secret, kid: &str, plain: &[u8]) -> Vec<u8> {
-    let nonce_bytes = random_bytes::<12>();
-    let mut buf = plain.to_vec();
-    sealing_key(secret)
-        .seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce_bytes),
-            Aad::from(kid.as_bytes()),
-            &mut buf,
-        )
-        .expect("AES-GCM seal cannot fail for in-range lengths");
-    let mut out = nonce_bytes.to_vec();
-    out.extend_from_slice(&buf);
-    out
+    tcauth_core::secret::seal(&secret.0, SEAL_LABEL, kid.as_bytes(), plain)
 }
 
 fn unseal(secret: &Secret, kid: &str, sealed: &[u8]) -> Result<Vec<u8>, KeyError> {
-    if sealed.len() < 12 + 16 {
-        return Err(KeyError::Unseal(kid.to_string()));
-    }
-    let (nonce, ct) = sealed.split_at(12);
-    let nonce =
-        Nonce::try_assume_unique_for_key(nonce).map_err(|_| KeyError::Unseal(kid.into()))?;
-    let mut buf = ct.to_vec();
-    let plain = sealing_key(secret)
-        .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buf)
-        .map_err(|_| KeyError::Unseal(kid.to_string()))?;
-    Ok(plain.to_vec())
+    tcauth_core::secret::open(&secret.0, SEAL_LABEL, kid.as_bytes(), sealed)
+        .ok_or_else(|| KeyError::Unseal(kid.to_string()))
 }
 
 /// RFC 7638 thumbprint of an RSA public key, used as its `kid`.

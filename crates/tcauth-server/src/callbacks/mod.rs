@@ -13,10 +13,9 @@ pub mod guard;
 pub mod worker;
 
 use crate::settings::Secret;
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use serde::Serialize;
 use tcauth_core::model::{CallbackDelivery, DeliveryStatus};
-use tcauth_core::secret::{hex, hmac_sha256, new_id, random_bytes};
+use tcauth_core::secret::{hex, hmac_sha256, new_id, open, seal};
 
 /// The header naming the delivery (the same on every retry).
 pub const DELIVERY_HEADER: &str = "X-Tcauth-Delivery";
@@ -32,9 +31,10 @@ pub fn secret(server: &Secret, salt: &str) -> String {
 }
 
 /// `sha256=<hex HMAC-SHA256(secret, body)>`, keyed with the bytes of the hex secret as the
-/// client received it (so a receiver computes it from the string it was given).
+/// client received it (so a receiver computes it from the string it was given): the OTP
+/// webhook's signature, with the client's secret.
 pub fn signature(secret: &str, body: &[u8]) -> String {
-    format!("sha256={}", hex(&hmac_sha256(secret.as_bytes(), body)))
+    crate::otp::webhook::signature(secret.as_bytes(), body)
 }
 
 /// What the dialog's answer POSTs (CONTRACT.md §9).
@@ -70,40 +70,18 @@ impl Body {
     }
 }
 
-fn sealing_key(server: &Secret) -> LessSafeKey {
-    let k = hmac_sha256(&server.0, b"tcauth/v1/callback-body-seal");
-    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &k).expect("32-byte key"))
-}
+/// The label of the callback bodies' sealing key.
+const SEAL_LABEL: &[u8] = b"tcauth/v1/callback-body-seal";
 
 /// `nonce ‖ AES-256-GCM(body)`, the delivery id as associated data (a sealed body moved to
 /// another row does not open).
 pub fn seal_body(server: &Secret, delivery_id: &str, body: &[u8]) -> Vec<u8> {
-    let nonce = random_bytes::<12>();
-    let mut buf = body.to_vec();
-    sealing_key(server)
-        .seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(delivery_id.as_bytes()),
-            &mut buf,
-        )
-        .expect("AES-GCM seal cannot fail for in-range lengths");
-    let mut out = nonce.to_vec();
-    out.extend_from_slice(&buf);
-    out
+    seal(&server.0, SEAL_LABEL, delivery_id.as_bytes(), body)
 }
 
 /// The body [`seal_body`] sealed, or `None` if it does not open with this secret and id.
 pub fn open_body(server: &Secret, delivery_id: &str, sealed: &[u8]) -> Option<Vec<u8>> {
-    if sealed.len() < 12 + 16 {
-        return None;
-    }
-    let (nonce, ct) = sealed.split_at(12);
-    let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-    let mut buf = ct.to_vec();
-    let plain = sealing_key(server)
-        .open_in_place(nonce, Aad::from(delivery_id.as_bytes()), &mut buf)
-        .ok()?;
-    Some(plain.to_vec())
+    open(&server.0, SEAL_LABEL, delivery_id.as_bytes(), sealed)
 }
 
 /// A new pending delivery of `body` to `url`, due now, given up after `expires_at` (Unix s).
