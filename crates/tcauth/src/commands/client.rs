@@ -341,17 +341,7 @@ pub async fn run(args: ClientArgs) -> Result<()> {
         }
         ClientCommand::Show { client_id, json } => {
             let store = ctx.open().await?;
-            let client = store
-                .get_client(&client_id)
-                .await
-                .map_err(store_error)?
-                .ok_or_else(|| not_found(&client_id))?;
-            if json {
-                print_json(&ClientView::from(&client))
-            } else {
-                print!("{}", client_text(&client));
-                Ok(())
-            }
+            show(store.as_ref(), &client_id, json).await
         }
         ClientCommand::Update(a) => update(&ctx, a).await,
         ClientCommand::Deliveries {
@@ -366,17 +356,7 @@ pub async fn run(args: ClientArgs) -> Result<()> {
                 .set_client_live(&client_id, tcauth_server::now_ms() as i64)
                 .await
                 .map_err(store_error)?;
-            let client = store
-                .get_client(&client_id)
-                .await
-                .map_err(store_error)?
-                .ok_or_else(|| not_found(&client_id))?;
-            if json {
-                print_json(&ClientView::from(&client))
-            } else {
-                print!("{}", client_text(&client));
-                Ok(())
-            }
+            show(store.as_ref(), &client_id, json).await
         }
         ClientCommand::TestNumber(c) => test_number(&ctx, c).await,
         ClientCommand::Delete { client_id, json } => {
@@ -532,6 +512,21 @@ async fn brand(ctx: &Context, a: BrandArgs) -> Result<()> {
         .map_err(store_error)?
         .ok_or_else(|| not_found(&a.client_id))?;
     if a.json {
+        print_json(&ClientView::from(&client))
+    } else {
+        print!("{}", client_text(&client));
+        Ok(())
+    }
+}
+
+/// Prints the client as `client show` does (`--json`: the admin API's view).
+async fn show(store: &dyn tcauth_store::Store, client_id: &str, json: bool) -> Result<()> {
+    let client = store
+        .get_client(client_id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| not_found(client_id))?;
+    if json {
         print_json(&ClientView::from(&client))
     } else {
         print!("{}", client_text(&client));
